@@ -1,0 +1,5 @@
+DROP TABLE order_lines;
+
+--bun:split
+
+DROP TABLE orders;

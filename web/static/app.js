@@ -1,0 +1,66 @@
+// Staircase UI behaviour. The page runs under "script-src 'self'; style-src 'self'":
+// no inline scripts or styles, no hx-on, no eval. Everything is event delegation on document,
+// so it keeps working for content that htmx swaps in.
+(function () {
+  "use strict";
+
+  // Remove an order line; the last remaining line is cleared instead, so the form always
+  // keeps one row to type into.
+  function removeLine(button) {
+    var line = button.closest(".line");
+    if (!line) return;
+    var container = line.parentElement;
+    var rows = container ? container.querySelectorAll(".line") : [];
+    if (rows.length > 1) {
+      var next = line.nextElementSibling || line.previousElementSibling;
+      line.remove();
+      var focusTarget = next && next.querySelector("input");
+      if (focusTarget) focusTarget.focus();
+      return;
+    }
+    line.querySelectorAll("input").forEach(function (input) {
+      input.value = "";
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+    });
+    line.querySelectorAll(".field-error").forEach(function (p) { p.remove(); });
+    var first = line.querySelector("input");
+    if (first) first.focus();
+  }
+
+  // Capture phase: runs before htmx's handlers, so a declined confirm stops both the
+  // boosted (htmx) submit and the plain form submit.
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) return;
+
+    var confirmer = target.closest("[data-confirm]");
+    if (confirmer && !window.confirm(confirmer.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopPropagation();
+      return;
+    }
+
+    var remover = target.closest("[data-remove-line]");
+    if (remover) {
+      event.preventDefault();
+      removeLine(remover);
+    }
+  }, true);
+
+  // After htmx swaps in a new row, focus its first input; after a validation re-render,
+  // focus the first invalid field.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var elt = event.target;
+    if (!(elt instanceof Element)) return;
+    if (elt.id === "lines") {
+      var rows = elt.querySelectorAll(".line");
+      var last = rows[rows.length - 1];
+      var input = last && last.querySelector("input");
+      if (input) input.focus();
+      return;
+    }
+    var invalid = elt.querySelector('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
+  });
+})();
