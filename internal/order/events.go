@@ -144,6 +144,9 @@ func (o *Order) Apply(e Event) error {
 	if e.OrderVersion != o.Version+1 {
 		return fmt.Errorf("event %s of order %s has version %d, the order is at %d", e.Type, e.OrderID, e.OrderVersion, o.Version)
 	}
+	if _, placed := e.Payload.(OrderPlaced); placed != (e.OrderVersion == 1) {
+		return fmt.Errorf("event %s of order %s at version %d: an order starts with OrderPlaced, and only once", e.Type, e.OrderID, e.OrderVersion)
+	}
 	switch p := e.Payload.(type) {
 	case OrderPlaced:
 		*o = Order{ID: e.OrderID, Customer: p.Customer, Address: p.Address, Currency: p.Currency,
