@@ -1,0 +1,238 @@
+package bff
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/csrf"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"github.com/staircase/staircase/internal/httpapi"
+	"github.com/staircase/staircase/web"
+)
+
+// Config configures the BFF.
+type Config struct {
+	// Switch holds the stages and the active one. Required.
+	Switch *Switch
+	// Health answers whether the databases answer; nil means always healthy.
+	Health func(ctx context.Context) error
+	// Logger gets the access log and errors; nil means slog.Default().
+	Logger *slog.Logger
+	// ReadTimeout and WriteTimeout bound a request; zero gives 15 s and 60 s.
+	ReadTimeout, WriteTimeout time.Duration
+}
+
+// ContentSecurityPolicy is the policy every response carries: scripts,
+// styles and everything else from this origin only, no inline code.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+
+// Server is the BFF.
+type Server struct {
+	cfg    Config
+	app    *fiber.App
+	apis   map[int]*fiber.App
+	log    *slog.Logger
+	health func(ctx context.Context) error
+}
+
+const (
+	localStage = "stage"
+	localCSRF  = "csrf"
+)
+
+// New builds the Fiber app.
+func New(cfg Config) (*Server, error) {
+	if cfg.Switch == nil {
+		return nil, errors.New("bff: no stage switch")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 15 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 60 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "staircase",
+		BodyLimit:             httpapi.MaxBody,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           2 * time.Minute,
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+	})
+	for _, n := range cfg.Switch.Numbers() {
+		s.apis[n] = s.stageAPI(n)
+	}
+	s.routes()
+	return s, nil
+}
+
+// App returns the Fiber app, to listen with or to test.
+func (s *Server) App() *fiber.App { return s.app }
+
+func (s *Server) routes() {
+	app := s.app
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		s.log.ErrorContext(c.UserContext(), "panic", "method", c.Method(), "path", c.Path(), "panic", e)
+	}}))
+	app.Use(requestid.New())
+	app.Use(s.accessLog)
+	app.Use(helmet.New(helmet.Config{
+		ContentSecurityPolicy:     ContentSecurityPolicy,
+		ReferrerPolicy:            "same-origin",
+		CrossOriginEmbedderPolicy: "require-corp",
+		CrossOriginOpenerPolicy:   "same-origin",
+		CrossOriginResourcePolicy: "same-origin",
+		PermissionPolicy:          "camera=(), microphone=(), geolocation=()",
+	}))
+	// Take the active stage once per request.
+	app.Use(func(c *fiber.Ctx) error {
+		n, _ := s.cfg.Switch.Active()
+		c.Locals(localStage, n)
+		return c.Next()
+	})
+
+	app.Get("/healthz", s.healthz)
+	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(web.Static), PathPrefix: "static", MaxAge: 3600}))
+
+	api := app.Group("/api", s.apiGuard)
+	api.All("/*", s.dispatchAPI)
+
+	ui := app.Group("", csrf.New(csrf.Config{
+		CookieName:     "staircase_csrf",
+		CookieSameSite: "Strict",
+		CookieHTTPOnly: true,
+		Expiration:     12 * time.Hour,
+		ContextKey:     localCSRF,
+		Extractor:      csrfFromHeaderOrForm,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			return fiber.NewError(http.StatusForbidden, "This form has expired. Reload the page and try again.")
+		},
+	}))
+	s.pageRoutes(ui)
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+}
+
+func csrfFromHeaderOrForm(c *fiber.Ctx) (string, error) {
+	if t := c.Get("X-CSRF-Token"); t != "" {
+		return t, nil
+	}
+	if t := c.FormValue("_csrf"); t != "" {
+		return t, nil
+	}
+	return "", csrf.ErrTokenNotFound
+}
+
+// apiGuard keeps the JSON APIs for scripts: an unsafe request must be
+// JSON (which a cross-site HTML form cannot send) and nothing cross-origin
+// is allowed.
+func (s *Server) apiGuard(c *fiber.Ctx) error {
+	if site := c.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		return fiber.NewError(http.StatusForbidden, "the API does not accept cross-origin requests")
+	}
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" && origin != c.BaseURL() {
+		return fiber.NewError(http.StatusForbidden, "the API does not accept cross-origin requests")
+	}
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead:
+	case fiber.MethodOptions:
+		return fiber.NewError(http.StatusForbidden, "the API does not accept cross-origin requests")
+	default:
+		ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
+		if ct != fiber.MIMEApplicationJSON && !(len(c.Body()) == 0 && c.Method() == fiber.MethodDelete) {
+			return fiber.NewError(http.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
+		}
+	}
+	return c.Next()
+}
+
+// stageAPI builds the sub-app holding stage n's JSON API; requests reach it
+// only while n is the active stage.
+func (s *Server) stageAPI(n int) *fiber.App {
+	sub := fiber.New(fiber.Config{ErrorHandler: s.errorHandler, DisableStartupMessage: true})
+	s.cfg.Switch.stages[n].Routes(sub)
+	sub.Use(func(c *fiber.Ctx) error {
+		return fiber.NewError(http.StatusNotFound, "stage "+strconv.Itoa(n)+" is active and has no "+c.Method()+" "+c.Path()+"; "+apiHint(n))
+	})
+	return sub
+}
+
+func apiHint(n int) string {
+	if n == 0 {
+		return "its API is /api/orders"
+	}
+	return "its API is /api/commands/… and /api/queries/…"
+}
+
+func (s *Server) dispatchAPI(c *fiber.Ctx) error {
+	n := c.Locals(localStage).(int)
+	s.apis[n].Handler()(c.Context())
+	return nil
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	if s.health != nil {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		if err := s.health(ctx); err != nil {
+			s.log.WarnContext(ctx, "health check failed", "err", err)
+			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": "database does not answer"})
+		}
+	}
+	n := c.Locals(localStage).(int)
+	return c.JSON(fiber.Map{"status": "ok", "stage": n})
+}
+
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(http.StatusInternalServerError)
+		}
+	}
+	level := slog.LevelInfo
+	status := c.Response().StatusCode()
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(c.UserContext(), level, "request",
+		"method", c.Method(), "path", c.Path(), "status", status,
+		"duration_ms", float64(time.Since(start).Microseconds())/1000,
+		"bytes", len(c.Response().Body()), "request_id", c.GetRespHeader(fiber.HeaderXRequestID),
+		"stage", c.Locals(localStage), "ip", c.IP())
+	return nil
+}
+
+// errorHandler renders problem JSON under /api and for JSON clients, and
+// an error page for browsers.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	if strings.HasPrefix(c.Path(), "/api/") || c.Path() == "/api" || c.Get(fiber.HeaderAccept) == fiber.MIMEApplicationJSON {
+		return httpapi.WriteProblem(c, err)
+	}
+	p := httpapi.ProblemFor(err)
+	if p.Status >= 500 {
+		s.log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	title := p.Title
+	msg := p.Detail
+	if p.Status == http.StatusNotFound && msg == "" || msg == "Cannot "+c.Method()+" "+c.Path() {
+		msg = "There is nothing at this address."
+	}
+	return s.render(c, p.Status, web.ErrorPage(s.chrome(c, title, ""), p.Status, title, msg))
+}

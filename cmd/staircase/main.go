@@ -1,0 +1,151 @@
+// Command staircase runs Staircase, the order app that climbs the four
+// stages of CQRS: `staircase serve` starts it, `staircase migrate` manages
+// its database schema.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/uptrace/bun/migrate"
+
+	"github.com/staircase/staircase/internal/app"
+	"github.com/staircase/staircase/internal/sqlstore"
+	"github.com/staircase/staircase/migrations"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "staircase:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `usage: staircase <command> [flags]
+
+commands:
+  serve     start the app (embedded SQLite by default)
+  migrate   up | status: apply or list the database migrations
+
+Run 'staircase <command> -h' for the flags of a command.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	case "migrate":
+		return migrateCmd(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// env returns the environment variable or def.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// commonFlags are the flags that say where the data is.
+func commonFlags(fs *flag.FlagSet, cfg *app.Config) {
+	fs.StringVar(&cfg.DataDir, "data-dir", env("STAIRCASE_DATA_DIR", "data"), "folder for the SQLite files and the embedded bus (env STAIRCASE_DATA_DIR)")
+	fs.StringVar(&cfg.WriteDB, "write-db", env("STAIRCASE_WRITE_DB", ""), "write database URL: postgres://… for PostgreSQL; empty for SQLite in the data dir (env STAIRCASE_WRITE_DB)")
+	fs.StringVar(&cfg.ReadDB, "read-db", env("STAIRCASE_READ_DB", ""), "read database URL for stage 3: postgres://… or empty for SQLite in the data dir (env STAIRCASE_READ_DB)")
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	var cfg app.Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", env("STAIRCASE_ADDR", "127.0.0.1:8080"), "listen address (env STAIRCASE_ADDR)")
+	stage, err := strconv.Atoi(env("STAIRCASE_STAGE", "0"))
+	if err != nil {
+		return fmt.Errorf("STAIRCASE_STAGE: %w", err)
+	}
+	fs.IntVar(&cfg.Stage, "stage", stage, "stage active at start-up: 0, 1, 2 or 3 (env STAIRCASE_STAGE)")
+	commonFlags(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(cfg.Logger)
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Run(ctx)
+}
+
+func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: staircase migrate [flags] up|status")
+		fs.PrintDefaults()
+	}
+	commonFlags(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	verb := fs.Arg(0)
+	if verb != "up" && verb != "status" {
+		fs.Usage()
+		return errors.New("migrate needs up or status")
+	}
+	db, err := sqlstore.Open(ctx, cfg.WriteDB, cfg.WritePath())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if verb == "up" {
+		if err := sqlstore.Migrate(ctx, db, migrations.Write); err != nil {
+			return err
+		}
+	}
+	m, err := sqlstore.Migrator(ctx, db, migrations.Write)
+	if err != nil {
+		return err
+	}
+	ms, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return err
+	}
+	printStatus(stdout, "write", ms)
+	return nil
+}
+
+func printStatus(w io.Writer, side string, ms migrate.MigrationSlice) {
+	fmt.Fprintf(w, "%s database: %d migrations, %d applied, %d pending\n", side, len(ms), len(ms.Applied()), len(ms.Unapplied()))
+	for _, m := range ms {
+		state := "pending"
+		if m.IsApplied() {
+			state = "applied " + m.MigratedAt.UTC().Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(w, "  %s_%s  %s\n", m.Name, m.Comment, state)
+	}
+}
