@@ -178,8 +178,8 @@ func SummaryQueryFrom(c *fiber.Ctx) (order.SummaryQuery, error) {
 	q := order.SummaryQuery{Status: order.Status(c.Query("status")), Q: c.Query("q"), After: c.Query("after")}
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil {
-			return q, invalid("limit", "must be a whole number")
+		if err != nil || n < 1 {
+			return q, invalid("limit", "must be a whole number from 1 to "+strconv.Itoa(order.MaxPage))
 		}
 		q.Limit = n
 	}
