@@ -92,8 +92,8 @@ func detailView(d order.Detail, stage int) web.OrderDetail {
 		ID: d.ID.String(), ShortID: shortID(d.ID), Customer: d.Customer, Address: d.Address,
 		Status: string(d.Status), StatusLabel: d.Status.Label(), Version: d.Version,
 		Total: money(d.TotalCents, d.Currency), CreatedAt: when(d.CreatedAt), UpdatedAt: when(d.UpdatedAt),
-		Source:    sourceText(d.Source, stage, d.Version),
-		Rejection: d.Rejection,
+		Source:         sourceText(d.Source, stage, d.Version),
+		Rejection:      d.Rejection,
 		CanChangeLines: can.ChangeLines, CanShip: can.Ship, CanDeliver: can.Deliver, CanCancel: can.Cancel, CanDelete: can.Delete,
 	}
 	for _, l := range d.Lines {

@@ -207,4 +207,3 @@ func (a cqrsAPI) remove(id string, expected int) result {
 func (a cqrsAPI) raw(contentType, body string) response {
 	return a.e.do(http.MethodPost, "/api/commands/place-order", contentType, body)
 }
-
