@@ -34,7 +34,7 @@ func features(topicPrefix string) tests.Features {
 		Persistent:                          true,
 		NewSubscriberReceivesOldMessages:    true,
 		RequireSingleInstance:               false,
-		ForceShort:                          true,
+		ForceShort:                          false,
 		GenerateTopicFunc: func(tctx tests.TestContext) string {
 			return topicPrefix + "-" + string(tctx.TestID)
 		},
