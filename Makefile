@@ -10,7 +10,7 @@ run: build
 	$(BIN) serve --data-dir $(DATA_DIR)
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/staircase
+	CGO_ENABLED=0 $(GO) build -o $(BIN) .
 
 # Browser tests need Debian's chromium (apt-get install -y chromium); without
 # it they are skipped locally and fail in CI. PostgreSQL tests run when

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,12 @@ import (
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/migrations"
 )
+
+// stageSource is the source of the stages, shown by the architecture page
+// so that a workshop can read the code of the stage it is looking at.
+//
+//go:embed stages
+var stageSource embed.FS
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
