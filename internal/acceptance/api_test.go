@@ -24,8 +24,8 @@ type stageAPI interface {
 	deliver(id string, expected int) result
 	cancel(id, reason string, expected int) result
 	remove(id string, expected int) result
-	// raw sends a body to the place endpoint as is, for bad payloads.
-	raw(contentType, body string) response
+	// placePath is where place requests go, for bad payloads sent as is.
+	placePath() string
 }
 
 // result is a command's outcome: the response, and for an ack the
@@ -119,9 +119,7 @@ func (a crudAPI) remove(id string, expected int) result {
 	}
 	return res
 }
-func (a crudAPI) raw(contentType, body string) response {
-	return a.e.do(http.MethodPost, "/api/orders", contentType, body)
-}
+func (a crudAPI) placePath() string { return "/api/orders" }
 
 // cqrsAPI is the command and query APIs of stages 1 to 3.
 type cqrsAPI struct{ e *env }
@@ -204,6 +202,4 @@ func (a cqrsAPI) cancel(id, reason string, expected int) result {
 func (a cqrsAPI) remove(id string, expected int) result {
 	return a.command("delete-order", withExpected(map[string]any{"id": id}, expected))
 }
-func (a cqrsAPI) raw(contentType, body string) response {
-	return a.e.do(http.MethodPost, "/api/commands/place-order", contentType, body)
-}
+func (a cqrsAPI) placePath() string { return "/api/commands/place-order" }

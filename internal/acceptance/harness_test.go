@@ -35,6 +35,8 @@ var stages = []struct {
 	api func(e *env) stageAPI
 }{
 	{0, func(e *env) stageAPI { return crudAPI{e} }},
+	{1, func(e *env) stageAPI { return cqrsAPI{e} }},
+	{2, func(e *env) stageAPI { return cqrsAPI{e} }},
 }
 
 // forEachStage runs f as a subtest per stage and database backend.

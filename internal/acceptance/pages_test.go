@@ -84,7 +84,7 @@ func TestPagesPlaceShipAndList(t *testing.T) {
 		}
 		eventually(t, "order in the list page", func() bool {
 			doc, _ := b.page(t, "/orders")
-			return doc.Find(`[data-testid="order-row"][data-order-id="` + id + `"]`).Length() == 1
+			return doc.Find(`[data-testid="order-row"][data-order-id="`+id+`"]`).Length() == 1
 		})
 		doc, _ = b.page(t, "/orders?q=page+cust")
 		if doc.Find(`[data-testid="order-row"]`).Length() != 1 {
@@ -128,7 +128,7 @@ func TestPagesShowValidationBesideFields(t *testing.T) {
 			t.Fatalf("invalid form: %d", r.status)
 		}
 		for _, testid := range []string{"error-customer", "error-lines-0-quantity", "error-lines-0-unit_price"} {
-			if strings.TrimSpace(doc.Find(`[data-testid="` + testid + `"]`).Text()) == "" {
+			if strings.TrimSpace(doc.Find(`[data-testid="`+testid+`"]`).Text()) == "" {
 				t.Errorf("no message %s", testid)
 			}
 		}

@@ -18,6 +18,8 @@ import (
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage0"
+	"github.com/staircase/staircase/stages/stage1"
+	"github.com/staircase/staircase/stages/stage2"
 )
 
 // Config is what `staircase serve` is told.
@@ -87,6 +89,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	stages := map[int]bff.Stage{
 		0: stage0.New(db),
+		1: stage1.New(db),
+		2: stage2.New(db),
 	}
 	if _, ok := stages[cfg.Stage]; !ok {
 		db.Close()
