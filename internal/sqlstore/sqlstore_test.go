@@ -36,7 +36,7 @@ func TestSQLiteIsOpenedForConcurrentUse(t *testing.T) {
 	ctx := context.Background()
 	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000"} {
 		var got string
-		if err := db.NewRaw("PRAGMA " + pragma).Scan(ctx, &got); err != nil {
+		if err := db.NewRaw("PRAGMA "+pragma).Scan(ctx, &got); err != nil {
 			t.Fatal(err)
 		}
 		if got != want {
