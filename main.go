@@ -98,6 +98,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.Source = stageSource
 	slog.SetDefault(cfg.Logger)
 	a, err := app.New(ctx, cfg)
 	if err != nil {

@@ -27,6 +27,8 @@ func (s *Server) pageRoutes(r fiber.Router) {
 	r.Post("/orders/:id/lines", s.changeLines)
 	r.Post("/orders/:id/:action<regex(^(ship|deliver|cancel|delete)$)>", s.orderAction)
 	r.Get("/dashboard", s.dashboardPage)
+	r.Get("/architecture", s.architecturePage)
+	r.Get("/architecture/source", s.sourcePage)
 	r.Post("/stage", s.switchStage)
 }
 

@@ -3,6 +3,7 @@ package bff
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -30,6 +31,9 @@ type Config struct {
 	Logger *slog.Logger
 	// ReadTimeout and WriteTimeout bound a request; zero gives 15 s and 60 s.
 	ReadTimeout, WriteTimeout time.Duration
+	// Source is the source files of the stages, for the architecture page;
+	// nil hides the source links.
+	Source fs.FS
 }
 
 // ContentSecurityPolicy is the policy every response carries: scripts,

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -30,6 +31,9 @@ type Config struct {
 	WriteDB string // "" for SQLite in DataDir, or a postgres:// URL
 	ReadDB  string // stage 3's read database; same rules
 	Logger  *slog.Logger
+	// Source holds the stages' source (a folder "stages"), for the
+	// architecture page; nil hides it.
+	Source fs.FS
 }
 
 func (c *Config) setDefaults() {
@@ -105,6 +109,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Switch: sw,
 		Logger: cfg.Logger,
 		Health: func(ctx context.Context) error { return db.PingContext(ctx) },
+		Source: cfg.Source,
 	})
 	if err != nil {
 		db.Close()

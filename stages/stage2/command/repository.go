@@ -21,8 +21,9 @@ type ChangeLog func(ctx context.Context, tx bun.Tx, events []order.Event) error
 // change is decided: a save succeeds only if the row is still at the
 // version the change was loaded at.
 type Repository struct {
-	db  *bun.DB
-	log ChangeLog
+	db        *bun.DB
+	log       ChangeLog
+	committed func()
 }
 
 // RepositoryOption configures a Repository.
@@ -32,6 +33,12 @@ type RepositoryOption func(*Repository)
 // the change's transaction.
 func WithChangeLog(log ChangeLog) RepositoryOption {
 	return func(r *Repository) { r.log = log }
+}
+
+// AfterCommit has the repository call f after every transaction that saved
+// a change has committed (stage 3 wakes its relay with it).
+func AfterCommit(f func()) RepositoryOption {
+	return func(r *Repository) { r.committed = f }
 }
 
 // NewRepository returns the repository on the write database.
@@ -80,6 +87,7 @@ func (r *Repository) Add(ctx context.Context, o *order.Order, fingerprint string
 	if err != nil {
 		return nil, err
 	}
+	r.done()
 	return stored, nil
 }
 
@@ -101,7 +109,7 @@ func (r *Repository) Update(ctx context.Context, id order.ID, change func(ctx co
 	if err != nil || len(events) == 0 {
 		return err
 	}
-	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		// Both write WHERE version = from: the database, not a lock, decides
 		// which of two writers that loaded the same version wins.
 		if _, deleted := events[len(events)-1].Payload.(order.OrderDeleted); deleted {
@@ -114,6 +122,16 @@ func (r *Repository) Update(ctx context.Context, id order.ID, change func(ctx co
 		}
 		return r.record(ctx, tx, events)
 	})
+	if err == nil {
+		r.done()
+	}
+	return err
+}
+
+func (r *Repository) done() {
+	if r.committed != nil {
+		r.committed()
+	}
 }
 
 func (r *Repository) record(ctx context.Context, tx bun.Tx, events []order.Event) error {

@@ -1,0 +1,109 @@
+package web
+
+// Architecture is the architecture page: one stage's diagram, what that stage changed and where
+// its code lives, with tabs to every stage's diagram.
+type Architecture struct {
+	// Stage is the stage shown; Active is the stage the app runs. They differ in a preview.
+	Stage, Active int
+	// Name and Changed describe the stage shown: its short name and what it changed from the
+	// stage before.
+	Name, Changed string
+	// Package is the path of the package that implements the stage, e.g. "stages/stage2".
+	Package string
+	// PackageURL links to the package's source listing; empty shows Package as text only.
+	PackageURL string
+	// Available tells whether this server can run the stage shown (the stage switcher lists it).
+	Available bool
+	// Tabs link to every stage's diagram, available or not.
+	Tabs    []ArchitectureTab
+	Diagram Diagram
+}
+
+// Preview tells whether the page shows another stage than the active one.
+func (a Architecture) Preview() bool { return a.Stage != a.Active }
+
+// ArchitectureTab is one link of the stage tabs.
+type ArchitectureTab struct {
+	Number int
+	Label  string
+	URL    string
+	// Current marks the tab of the stage shown; Active the stage the app runs.
+	Current, Active bool
+	// Available tells whether this server can run the stage.
+	Available bool
+}
+
+// Diagram is a box-and-arrow drawing in a Width×Height coordinate space (the SVG viewBox).
+// It is drawn generically: every position is computed by the caller.
+type Diagram struct {
+	// Stage is written to the svg's data-stage and makes the element IDs unique.
+	Stage         int
+	Width, Height int
+	// Title and Desc become the svg's <title> and <desc>: a name and the flow in words.
+	Title, Desc string
+	Boxes       []DiagramBox
+	Arrows      []DiagramArrow
+}
+
+// DiagramBox is one component.
+type DiagramBox struct {
+	// Component names the box for tests and styling, e.g. "event-bus".
+	Component string
+	// Kind picks the colours: "ui", "api", "model", "db", "bus" or "worker". A "db" box is
+	// drawn as a cylinder.
+	Kind       string
+	X, Y, W, H int
+	// Dashed draws the outline dashed (an optional component).
+	Dashed bool
+	// Text is the box's lines; the first is the name, drawn bold.
+	Text []DiagramText
+}
+
+// DiagramText is one line of text, centred on X with its baseline at Y.
+type DiagramText struct {
+	X, Y int
+	Text string
+}
+
+// DiagramArrow is a line through Points ending in an arrowhead, with an optional label.
+type DiagramArrow struct {
+	// Kind picks the colour: "command", "query", "event" or "mixed" (reads and writes at once).
+	Kind   string
+	Points []DiagramPoint
+	// Dashed draws an optional path, e.g. the command bus.
+	Dashed bool
+	Label  string
+	// LabelX and LabelY place the label's baseline; LabelAnchor is "start", "middle" or "end".
+	LabelX, LabelY int
+	LabelAnchor    string
+}
+
+// DiagramPoint is a point of an arrow.
+type DiagramPoint struct{ X, Y int }
+
+// SourceDir is the listing of a stage package's Go files.
+type SourceDir struct {
+	// Path is the directory, e.g. "stages/stage2".
+	Path string
+	// Stage is the stage the directory belongs to, or -1.
+	Stage int
+	Files []SourceLink
+}
+
+// SourceLink is one file of a listing.
+type SourceLink struct {
+	// Path is relative to the listing's directory, e.g. "command/handlers.go".
+	Path string
+	URL  string
+}
+
+// SourceFile is one source file, shown as text.
+type SourceFile struct {
+	// Path is the file's path, e.g. "stages/stage2/command/handlers.go".
+	Path string
+	// Dir and DirURL name and link the package listing the file belongs to.
+	Dir, DirURL string
+	// Stage is the stage the file belongs to, or -1.
+	Stage   int
+	Content string
+}
