@@ -66,7 +66,12 @@ func when(t time.Time) string {
 	return t.UTC().Format("2 Jan 2006, 15:04 UTC")
 }
 
-func shortID(id order.ID) string { return id.String()[:8] }
+// shortID is the random tail of an order ID: the head of a UUIDv7 is its
+// creation time, the same for every order of the same minute.
+func shortID(id order.ID) string {
+	s := id.String()
+	return s[len(s)-8:]
+}
 
 func orderURL(id order.ID) string { return "/orders/" + id.String() }
 

@@ -5,7 +5,8 @@
 // code of its own; everything lives in its _test.go files.
 //
 // Run them with `go test ./internal/browser/`. They need Chromium
-// (/usr/bin/chromium or `chromium` on PATH): without it they skip, unless
+// ($STAIRCASE_CHROMIUM, /usr/bin/chromium or `chromium` on PATH): without
+// it they skip, unless
 // the environment variable CI is set, where they fail. Screenshots go to
 // $STAIRCASE_ARTIFACTS, by default <repo>/artifacts/screenshots.
 // STAIRCASE_BROWSER_STAGES (e.g. "0,1,2") chooses the stages to run them

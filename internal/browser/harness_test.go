@@ -77,6 +77,10 @@ func runTests(m *testing.M) int {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		// The defaults' list, plus the back/forward cache: chromedp loses
+		// track of a document restored from it (a query after a
+		// cross-document Back waits forever).
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,BackForwardCache"),
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 		chromedp.Env("TMPDIR="+tmp),
@@ -107,7 +111,15 @@ func runTests(m *testing.M) int {
 	return code
 }
 
+// chromiumPath finds the browser: $STAIRCASE_CHROMIUM, /usr/bin/chromium
+// (Debian's), or a chromium or chrome on PATH.
 func chromiumPath() (string, error) {
+	if p := os.Getenv("STAIRCASE_CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("STAIRCASE_CHROMIUM: %w", err)
+		}
+		return p, nil
+	}
 	for _, p := range []string{"/usr/bin/chromium"} {
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
 			return p, nil
@@ -376,6 +388,10 @@ func newTab(t *testing.T, base string, stage int) *tab {
 // cspPattern matches Chromium's CSP messages, old and new wording.
 var cspPattern = regexp.MustCompile(`Refused to|Content Security Policy|violates the following`)
 
+// expectedStatus matches the failed loads the app answers on purpose: 422
+// (the form with its messages) and 409 (an order with a conflict notice).
+var expectedStatus = regexp.MustCompile(`status of (422|409)\b`)
+
 // listen runs on the tab's event loop, in the order of the events: it must
 // return fast and send no command.
 func (tb *tab) listen(ev any) {
@@ -396,10 +412,13 @@ func (tb *tab) listen(ev any) {
 		text := fmt.Sprintf("[%s %s] %s %s", e.Source, e.Level, e.Text, e.URL)
 		switch {
 		case cspPattern.MatchString(e.Text):
-			tb.problem("CSP violation: " + text)
-		case e.Source == log.EntrySourceNetwork && !strings.Contains(e.Text, "status of 5"):
-			// "Failed to load resource: … 422": the validation re-render.
+			tb.problem("CSP violation (or another policy block): " + text)
+		case e.Source == log.EntrySourceNetwork && expectedStatus.MatchString(e.Text):
+			// "Failed to load resource: … 422": a validation re-render or a
+			// conflict page, which htmx swaps in on purpose.
 			tb.note(text)
+		case e.Source == log.EntrySourceNetwork:
+			tb.problem("network: " + text)
 		case e.Level == log.EntryLevelError:
 			tb.problem("browser log: " + text)
 		}
@@ -455,12 +474,20 @@ func (tb *tab) note(s string) {
 // takeProblems returns and clears the problems recorded so far; a command
 // round trip first makes sure every earlier event has been seen.
 func (tb *tab) takeProblems() []string {
-	_, _ = chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`0`))
+	tb.sync()
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	p := tb.problems
 	tb.problems = nil
 	return p
+}
+
+// sync makes one command round trip: the tab handles events in order, so
+// when the reply is in, the listener has seen every earlier event.
+func (tb *tab) sync() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(tb.ctx), 2*time.Second)
+	defer cancel()
+	_, _ = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`0`))
 }
 
 func (tb *tab) report() {
@@ -476,7 +503,7 @@ func (tb *tab) report() {
 
 // dialogMessages returns the messages of the dialogs opened so far.
 func (tb *tab) dialogMessages() []string {
-	_, _ = chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`0`))
+	tb.sync()
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	return append([]string(nil), tb.dialogs...)
@@ -523,22 +550,33 @@ func (tb *tab) retype(sel, text string) {
 	tb.typeInto(sel, text)
 }
 
+// value is the current value of the first field matching sel.
 func (tb *tab) value(sel string) string {
 	tb.t.Helper()
-	v, err := chromedp.Run(tb.ctx, chromedp.Value(chromedp.CSS(sel)))
-	if err != nil {
-		tb.t.Fatalf("value of %s: %v", sel, err)
-	}
-	return v
+	return tb.property(sel, "value")
 }
 
+// text is the trimmed text content of the first element matching sel.
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
-	v, err := chromedp.Run(tb.ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	return strings.TrimSpace(tb.property(sel, "textContent"))
+}
+
+// property reads a string property of the first element matching sel, in
+// JavaScript: it sees the page as it is now, and fails at once when there
+// is no such element.
+func (tb *tab) property(sel, prop string) string {
+	tb.t.Helper()
+	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[*string](
+		`(() => { const e = document.querySelector(`+jsString(sel)+`); return e ? String(e[`+jsString(prop)+`]) : null; })()`))
 	if err != nil {
-		tb.t.Fatalf("text of %s: %v", sel, err)
+		tb.t.Fatalf("%s of %s: %v", prop, sel, err)
 	}
-	return strings.TrimSpace(v)
+	if v == nil {
+		tb.shot("missing")
+		tb.t.Fatalf("no element %s on the page: %s", sel, tb.pageState())
+	}
+	return *v
 }
 
 // location is the page's path and query, as the address bar shows it.

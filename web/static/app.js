@@ -63,4 +63,26 @@
     var invalid = elt.querySelector('[aria-invalid="true"]');
     if (invalid) invalid.focus();
   });
+
+  // htmx snapshots the page's HTML for back/forward, which keeps the attributes the server
+  // rendered, not what was typed or picked since. Write the live values into the
+  // attributes first, so Back shows the filters that produced the rows it restores.
+  document.addEventListener("htmx:beforeHistorySave", function () {
+    document.querySelectorAll("input, textarea, select").forEach(function (field) {
+      if (field.type === "hidden" || field.type === "password") return;
+      if (field.tagName === "SELECT") {
+        field.querySelectorAll("option").forEach(function (option) {
+          if (option.selected) option.setAttribute("selected", "");
+          else option.removeAttribute("selected");
+        });
+      } else if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked) field.setAttribute("checked", "");
+        else field.removeAttribute("checked");
+      } else if (field.tagName === "TEXTAREA") {
+        field.textContent = field.value;
+      } else {
+        field.setAttribute("value", field.value);
+      }
+    });
+  });
 })();
