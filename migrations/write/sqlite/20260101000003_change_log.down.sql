@@ -1,0 +1,5 @@
+DROP TABLE relay_positions;
+
+--bun:split
+
+DROP TABLE change_log;

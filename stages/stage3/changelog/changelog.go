@@ -1,0 +1,258 @@
+package changelog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/sqlstore"
+)
+
+// row is a change_log row.
+type row struct {
+	bun.BaseModel `bun:"table:change_log"`
+
+	Seq           int64     `bun:"seq,pk,autoincrement"`
+	TxID          int64     `bun:"tx_id,scanonly"` // the database fills it in (PostgreSQL only)
+	EventID       uuid.UUID `bun:"event_id,notnull"`
+	OrderID       uuid.UUID `bun:"order_id,notnull"`
+	OrderVersion  int       `bun:"order_version,notnull"`
+	Type          string    `bun:"type,notnull"`
+	SchemaVersion int       `bun:"schema_version,notnull"`
+	Payload       string    `bun:"payload,notnull"` // JSON
+	OccurredAt    time.Time `bun:"occurred_at,notnull"`
+}
+
+func (r *row) event() (order.Event, error) {
+	e, err := decode(r.EventID, r.OrderID, r.OrderVersion, r.Type, r.SchemaVersion, r.OccurredAt, []byte(r.Payload))
+	if err != nil {
+		return order.Event{}, fmt.Errorf("change log seq %d: %w", r.Seq, err)
+	}
+	return e, nil
+}
+
+// Append records events in the change log, in their order, with one
+// insert. Call it inside the transaction that saves the change the events
+// describe, so that they commit or roll back together. A second event for
+// the same order and version fails (and with it the writer's transaction),
+// as does an event ID recorded before.
+func Append(ctx context.Context, db bun.IDB, events []order.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([]row, len(events))
+	for i, e := range events {
+		payload, err := encodePayload(e)
+		if err != nil {
+			return err
+		}
+		rows[i] = row{
+			EventID: e.ID, OrderID: e.OrderID, OrderVersion: e.OrderVersion,
+			Type: e.Payload.EventType(), SchemaVersion: e.Payload.SchemaVersion(),
+			Payload: string(payload), OccurredAt: e.OccurredAt.UTC(),
+		}
+	}
+	// The rows' seqs are not needed back.
+	if _, err := db.NewInsert().Model(&rows).Returning("NULL").Exec(ctx); err != nil {
+		return fmt.Errorf("append %d events of order %s to the change log: %w", len(events), events[0].OrderID, err)
+	}
+	return nil
+}
+
+// Hook returns Append in the shape of the stage 2 repository's ChangeLog
+// option (command.WithChangeLog(changelog.Hook())): the repository calls it
+// with the transaction of every save.
+func Hook() func(ctx context.Context, tx bun.Tx, events []order.Event) error {
+	return func(ctx context.Context, tx bun.Tx, events []order.Event) error {
+		return Append(ctx, tx, events)
+	}
+}
+
+// Position is a place in the change log in commit order: the entry at
+// (TxID, Seq), after which a reader goes on. TxID is the PostgreSQL
+// transaction that wrote the entry, 0 on SQLite. The zero Position is the
+// start.
+type Position struct {
+	TxID int64
+	Seq  int64
+}
+
+// Entry is an event read from the change log with its position.
+type Entry struct {
+	Position
+	Event order.Event
+}
+
+// DefaultReadLimit is how many entries Read returns when its limit is not
+// positive.
+const DefaultReadLimit = 100
+
+func isPostgres(db bun.IDB) bool { return sqlstore.DialectName(db) == sqlstore.Postgres }
+
+// columns lists the columns of a row for a SELECT; the payload comes back
+// as text (PostgreSQL stores it as JSONB) and tx_id as a number.
+func columns(db bun.IDB) string {
+	txID := "0"
+	payload := "payload"
+	if isPostgres(db) {
+		// xid8 has no cast to bigint, but every type converts to text.
+		txID = "CAST(CAST(tx_id AS TEXT) AS BIGINT)"
+		payload = "CAST(payload AS TEXT)"
+	}
+	return "seq, " + txID + " AS tx_id, event_id, order_id, order_version, type, schema_version, " +
+		payload + " AS payload, occurred_at"
+}
+
+// Read returns up to limit entries after the position after, in commit
+// order, without ever skipping one: an entry that a still running
+// transaction might precede is not returned until that transaction ends.
+//
+// On PostgreSQL a sequence number is taken when a row is inserted, not when
+// it commits, so seq order is not commit order: seq 8 can commit while seq
+// 7's transaction is still running, and a reader that moved past 8 would
+// never see 7. Read therefore does what watermill-sql's PostgreSQL adapter
+// does: it returns only rows whose transaction id is below the xmin of the
+// current snapshot — every transaction with a lower id has ended, and any
+// transaction still to commit has a higher id — ordered by (tx_id, seq),
+// after the (tx_id, seq) of after.
+//
+// On SQLite write transactions run one at a time (the database is opened
+// with immediate transactions), so a seq is taken and committed before the
+// next writer starts: seq order is commit order and Read returns the rows
+// with seq above after.Seq.
+func Read(ctx context.Context, db bun.IDB, after Position, limit int) ([]Entry, error) {
+	if limit <= 0 {
+		limit = DefaultReadLimit
+	}
+	var rows []row
+	var q *bun.RawQuery
+	if isPostgres(db) {
+		q = db.NewRaw("SELECT "+columns(db)+" FROM change_log"+
+			" WHERE (tx_id, seq) > (CAST(? AS xid8), ?)"+
+			" AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"+
+			" ORDER BY tx_id, seq LIMIT ?",
+			strconv.FormatInt(after.TxID, 10), after.Seq, limit)
+	} else {
+		q = db.NewRaw("SELECT "+columns(db)+" FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", after.Seq, limit)
+	}
+	if err := q.Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("read the change log after %+v: %w", after, err)
+	}
+	entries := make([]Entry, len(rows))
+	for i := range rows {
+		e, err := rows[i].event()
+		if err != nil {
+			return nil, err
+		}
+		entries[i] = Entry{Position: Position{TxID: rows[i].TxID, Seq: rows[i].Seq}, Event: e}
+	}
+	return entries, nil
+}
+
+// LoadPosition returns the position a reader saved under name, or the zero
+// Position (the start) if it saved none.
+func LoadPosition(ctx context.Context, db bun.IDB, name string) (Position, error) {
+	var pos Position
+	err := db.NewRaw("SELECT tx_id, seq FROM relay_positions WHERE name = ?", name).Scan(ctx, &pos.TxID, &pos.Seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, fmt.Errorf("load position of %q: %w", name, err)
+	}
+	return pos, nil
+}
+
+// SavePosition records pos as the position of the reader name, replacing
+// the one saved before.
+func SavePosition(ctx context.Context, db bun.IDB, name string, pos Position) error {
+	_, err := db.NewRaw("INSERT INTO relay_positions (name, tx_id, seq) VALUES (?, ?, ?)"+
+		" ON CONFLICT (name) DO UPDATE SET tx_id = excluded.tx_id, seq = excluded.seq",
+		name, pos.TxID, pos.Seq).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("save position of %q: %w", name, err)
+	}
+	return nil
+}
+
+// ForOrder returns the recorded events of one order by version: its
+// history.
+func ForOrder(ctx context.Context, db bun.IDB, orderID order.ID) ([]order.Event, error) {
+	var rows []row
+	if err := db.NewRaw("SELECT "+columns(db)+" FROM change_log WHERE order_id = ? ORDER BY order_version", orderID).
+		Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("history of order %s: %w", orderID, err)
+	}
+	events := make([]order.Event, len(rows))
+	for i := range rows {
+		e, err := rows[i].event()
+		if err != nil {
+			return nil, err
+		}
+		events[i] = e
+	}
+	return events, nil
+}
+
+// EachBatch is how many rows Each reads at a time.
+const EachBatch = 1000
+
+// Each calls fn with every event of the change log in seq order, reading
+// EachBatch rows at a time, so that a rebuild can go through any number of
+// events in little memory. It stops at fn's first error and returns it.
+//
+// An order's events are in version order, since a change to an order starts
+// only after the previous one committed. On PostgreSQL, when db is a
+// *bun.DB, the walk runs in one read-only repeatable-read transaction: it
+// sees exactly the events committed when it started. (On SQLite, where
+// commits come in seq order, it also sees those committed while it runs.)
+// To hand over from a rebuild to a reader without a gap, rebuild with Read
+// from the zero Position instead: its last position is where to go on.
+func Each(ctx context.Context, db bun.IDB, fn func(order.Event) error) error {
+	if d, ok := db.(*bun.DB); ok && isPostgres(db) {
+		return d.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+			func(ctx context.Context, tx bun.Tx) error { return each(ctx, tx, fn) })
+	}
+	return each(ctx, db, fn)
+}
+
+func each(ctx context.Context, db bun.IDB, fn func(order.Event) error) error {
+	var after int64
+	rows := make([]row, 0, EachBatch)
+	for {
+		rows = rows[:0]
+		if err := db.NewRaw("SELECT "+columns(db)+" FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", after, EachBatch).
+			Scan(ctx, &rows); err != nil {
+			return fmt.Errorf("read the change log after seq %d: %w", after, err)
+		}
+		for i := range rows {
+			e, err := rows[i].event()
+			if err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(rows) < EachBatch {
+			return nil
+		}
+		after = rows[len(rows)-1].Seq
+	}
+}
+
+// Count returns how many events the change log holds.
+func Count(ctx context.Context, db bun.IDB) (int64, error) {
+	var n int64
+	if err := db.NewRaw("SELECT COUNT(*) FROM change_log").Scan(ctx, &n); err != nil {
+		return 0, fmt.Errorf("count the change log: %w", err)
+	}
+	return n, nil
+}
