@@ -455,9 +455,7 @@ func TestDeleteOrderAfterConfirm(t *testing.T) {
 		if d := tb.dialogMessages(); len(d) != 2 {
 			t.Errorf("dialogs: %q, want two", d)
 		}
-		if s := apiStatus(t, apiOrderURL); s != http.StatusNotFound {
-			t.Errorf("after deleting, GET %s answers %d, want 404", apiOrderURL, s)
-		}
+		waitAPIStatus(t, apiOrderURL, http.StatusNotFound)
 		tb.shot("02-deleted")
 	})
 }

@@ -10,5 +10,5 @@
 // the environment variable CI is set, where they fail. Screenshots go to
 // $STAIRCASE_ARTIFACTS, by default <repo>/artifacts/screenshots.
 // STAIRCASE_BROWSER_STAGES (e.g. "0,1,2") chooses the stages to run them
-// in; the default is stage 0.
+// in; the default is every stage the app serves.
 package browser

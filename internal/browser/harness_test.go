@@ -146,12 +146,12 @@ func needBrowser(t *testing.T) {
 }
 
 // stagesUnderTest are the stages each test runs in: STAIRCASE_BROWSER_STAGES
-// ("0,1,2"), by default stage 0 only.
+// ("0,1,2"), by default every stage the app serves.
 func stagesUnderTest(t *testing.T) []int {
 	t.Helper()
 	env := strings.TrimSpace(os.Getenv("STAIRCASE_BROWSER_STAGES"))
 	if env == "" {
-		return []int{0}
+		return servedStages(t)
 	}
 	var out []int
 	for _, f := range strings.Split(env, ",") {
@@ -162,6 +162,46 @@ func stagesUnderTest(t *testing.T) []int {
 		out = append(out, n)
 	}
 	return out
+}
+
+// The stages the app serves, asked once of an app built for the purpose.
+var (
+	servedOnce sync.Once
+	served     []int
+	servedErr  error
+)
+
+// servedStages lists the stages the app serves, in order (0, 1, 2, and 3
+// once the app includes it): it builds the app once in a scratch folder and
+// asks its stage switch.
+func servedStages(t *testing.T) []int {
+	t.Helper()
+	servedOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "staircase-stages-")
+		if err != nil {
+			servedErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		a, err := app.New(ctx, app.Config{DataDir: dir, Stage: 0, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			servedErr = fmt.Errorf("build the app to list its stages: %w", err)
+			return
+		}
+		served = a.Switch.Numbers()
+		if err := a.Close(); err != nil {
+			servedErr = fmt.Errorf("close the app that listed the stages: %w", err)
+		}
+		if servedErr == nil && len(served) == 0 {
+			servedErr = errors.New("the app serves no stage")
+		}
+	})
+	if servedErr != nil {
+		t.Fatal(servedErr)
+	}
+	return append([]int(nil), served...)
 }
 
 // eachStage runs fn as a subtest per stage under test, with the app started
@@ -286,11 +326,12 @@ func placeViaAPI(t *testing.T, base string, stage int, o apiOrder) string {
 	if o.Address == "" {
 		o.Address = "1 Test Street\nTestville"
 	}
-	path := "/api/orders"
-	if stage > 0 {
-		path = "/api/commands/place-order"
+	if stage == 0 {
+		apiCall(t, http.MethodPost, base+"/api/orders", o)
+		return o.ID
 	}
-	apiCall(t, http.MethodPost, base+path, o)
+	etag := apiCall(t, http.MethodPost, base+"/api/commands/place-order", o)
+	waitQuerySide(t, base, o.ID, etag)
 	return o.ID
 }
 
@@ -306,10 +347,38 @@ func moveViaAPI(t *testing.T, base string, stage int, id, status string) {
 	if cmd == "" {
 		t.Fatalf("no command moves an order to %q", status)
 	}
-	apiCall(t, http.MethodPost, base+"/api/commands/"+cmd, map[string]string{"id": id})
+	etag := apiCall(t, http.MethodPost, base+"/api/commands/"+cmd, map[string]string{"id": id})
+	waitQuerySide(t, base, id, etag)
 }
 
-func apiCall(t *testing.T, method, url string, body any) {
+// waitQuerySide waits until the retrieve API shows the order at the version
+// a command's ack gave as its ETag (at all, without one): a read side that
+// catches up later (stage 3) then shows the set-up orders on every page.
+// Stages 1 and 2 read what they wrote, so the first look succeeds.
+func waitQuerySide(t *testing.T, base, id, etag string) {
+	t.Helper()
+	want, _ := strconv.Atoi(strings.Trim(etag, `W/"`))
+	url := base + "/api/queries/orders/" + id
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		resp.Body.Close()
+		got, _ := strconv.Atoi(strings.Trim(resp.Header.Get("ETag"), `W/"`))
+		if resp.StatusCode == http.StatusOK && got >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: still %s at version %d after 10 s, want version %d", url, resp.Status, got, want)
+		}
+		time.Sleep(25 * time.Millisecond) // polling the read side, which has no push to wait on
+	}
+}
+
+// apiCall sends body as JSON and answers the response's ETag.
+func apiCall(t *testing.T, method, url string, body any) string {
 	t.Helper()
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -328,6 +397,25 @@ func apiCall(t *testing.T, method, url string, body any) {
 	out, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 300 {
 		t.Fatalf("%s %s: %s: %s", method, url, resp.Status, out)
+	}
+	return resp.Header.Get("ETag")
+}
+
+// waitAPIStatus waits up to 10 s until GET url answers want (a read side
+// that catches up later needs a moment), and fails with the last status.
+func waitAPIStatus(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := apiStatus(t, url)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("GET %s answers %d, want %d", url, got, want)
+			return
+		}
+		time.Sleep(25 * time.Millisecond) // polling the read side, which has no push to wait on
 	}
 }
 
@@ -543,10 +631,14 @@ func (tb *tab) typeInto(sel, text string) {
 	tb.do("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
-// retype clears a field and types text into it.
+// retype clears a field and types text into it. It clears the value in
+// JavaScript: chromedp.Clear only empties the value attribute, which no
+// longer counts once the field has been typed into.
 func (tb *tab) retype(sel, text string) {
 	tb.t.Helper()
-	tb.do("clear "+sel, chromedp.Clear(chromedp.CSS(sel)))
+	if !evalJS[bool](tb, `(() => { const e = document.querySelector(`+jsString(sel)+`); if (!e) return false; e.value = ""; return true; })()`) {
+		tb.t.Fatalf("clear %s: no such field: %s", sel, tb.pageState())
+	}
 	tb.typeInto(sel, text)
 }
 
