@@ -9,10 +9,14 @@ import (
 )
 
 // Connect opens a NATS connection that outlives server blips: it retries the first
-// connection and every reconnection forever (with a jittered wait), and buffers
-// publishes while disconnected. A failed publish still returns an error to the caller
-// (JetStream waits for the stream's ack), so nothing is lost silently: the outbox keeps the
-// message and the forwarder publishes it again. opts are applied after the defaults.
+// connection and every reconnection forever (with a jittered wait); subscriptions resume
+// by themselves once the connection is back.
+//
+// Publishes are not buffered while disconnected (ReconnectBufSize -1): a publish then
+// fails at once rather than timing out and being sent later anyway, so an error means
+// "not sent" in that case and the caller (the outbox forwarder) retries. A publish that
+// times out waiting for JetStream's ack remains ambiguous; the retry carries the same
+// message UUID, so JetStream deduplicates it. opts are applied after the defaults.
 //
 // Because of RetryOnFailedConnect, Connect does not fail when the server is not up yet;
 // the connection becomes usable when it is.
@@ -23,6 +27,7 @@ func Connect(url string, opts ...nats.Option) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500 * time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.ReconnectBufSize(-1),
 		nats.Timeout(5 * time.Second),
 		nats.PingInterval(20 * time.Second),
 		nats.MaxPingsOutstanding(3),

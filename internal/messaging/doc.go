@@ -24,4 +24,11 @@
 // so the work is shared without deliver groups, and a slow instance does not hog messages.
 // Delivery is at least once: handlers must be idempotent (stage 3 projections are, by
 // version).
+//
+// The Publisher is watermill-nats' (pkg/nats in JetStream mode, TrackMsgId). The Subscriber
+// reads watermill-nats' wire format but runs its own receiving loop on nats.go's pull
+// iterator: watermill-nats v2.1.3's jetstream.Subscriber panics now and then when a
+// subscription ends (see Subscriber), and its pkg/nats subscriber only offers push
+// consumers. Together they pass Watermill's universal Pub/Sub test suite (pubsub_test.go),
+// on the embedded server and on an external one.
 package messaging

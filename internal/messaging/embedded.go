@@ -34,6 +34,10 @@ const embeddedReadyTimeout = 30 * time.Second
 // already marked as sent would be gone. A real port (not DontListen) lets the CLI and other
 // processes connect, and keeps one code path (URL) for embedded and external servers.
 func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embedded, error) {
+	return startEmbeddedOn(ctx, dir, server.RANDOM_PORT, logger)
+}
+
+func startEmbeddedOn(ctx context.Context, dir string, port int, logger *slog.Logger) (*Embedded, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -48,7 +52,7 @@ func StartEmbedded(ctx context.Context, dir string, logger *slog.Logger) (*Embed
 	opts := &server.Options{
 		ServerName: "staircase-embedded",
 		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
+		Port:       port,
 		NoSigs:     true, // the app owns signal handling
 		JetStream:  true,
 		StoreDir:   abs,
@@ -102,10 +106,11 @@ func (e *Embedded) Shutdown() {
 	e.srv.WaitForShutdown()
 }
 
-// slogNATSLogger adapts slog to the nats-server logger interface.
+// slogNATSLogger adapts slog to the nats-server logger interface. Notices (the start-up
+// banner, …) go to debug; warnings and errors stay visible.
 type slogNATSLogger struct{ l *slog.Logger }
 
-func (s *slogNATSLogger) Noticef(format string, v ...any) { s.l.Info(fmt.Sprintf(format, v...)) }
+func (s *slogNATSLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s *slogNATSLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
 func (s *slogNATSLogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
 func (s *slogNATSLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }

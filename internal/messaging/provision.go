@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,8 +110,9 @@ func (c StreamConfig) jetstream() jetstream.StreamConfig {
 	}
 }
 
-// EnsureStream creates the stream, or updates an existing one to cfg (subjects, duplicate
-// window, age). It is idempotent and safe to call from several instances at once.
+// EnsureStream creates the stream, or updates an existing one whose settings differ from
+// cfg (subjects, duplicate window, age, …; storage and retention cannot change). It is
+// idempotent and safe to call from several instances at once.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
 	if cfg.Name == "" || strings.ContainsAny(cfg.Name, ".*> \t/\\") {
 		return nil, fmt.Errorf("invalid stream name %q (no dots, wildcards or spaces)", cfg.Name)
@@ -118,11 +120,39 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	if len(cfg.Subjects) == 0 {
 		return nil, fmt.Errorf("stream %s: no subjects", cfg.Name)
 	}
-	st, err := js.CreateOrUpdateStream(ctx, cfg.jetstream())
-	if err != nil {
-		return nil, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+	want := cfg.jetstream()
+	st, err := js.Stream(ctx, cfg.Name)
+	switch {
+	case err == nil:
+		if sameStreamConfig(st.CachedInfo().Config, want) {
+			return st, nil // no update: subscribers call this often
+		}
+		st, err = js.UpdateStream(ctx, want)
+		if err != nil {
+			return nil, fmt.Errorf("update stream %s: %w", cfg.Name, err)
+		}
+		return st, nil
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		// Identical concurrent creations are accepted by the server.
+		st, err = js.CreateStream(ctx, want)
+		if err != nil {
+			return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		}
+		return st, nil
+	default:
+		return nil, fmt.Errorf("look up stream %s: %w", cfg.Name, err)
 	}
-	return st, nil
+}
+
+func sameStreamConfig(have, want jetstream.StreamConfig) bool {
+	return slices.Equal(have.Subjects, want.Subjects) &&
+		have.Duplicates == want.Duplicates &&
+		have.MaxAge == want.MaxAge &&
+		have.Replicas == want.Replicas &&
+		have.Storage == want.Storage &&
+		have.Retention == want.Retention &&
+		have.Discard == want.Discard &&
+		have.Description == want.Description
 }
 
 // durableConfig is the app's durable pull consumer: explicit acks, every message of the

@@ -21,6 +21,9 @@ import (
 // delivery, so the batch must be processable well within AckWait.
 const DefaultPullBatch = 64
 
+// ackTimeout bounds the wait for JetStream to confirm an ack or a nak.
+const ackTimeout = 10 * time.Second
+
 // SubscriberConfig configures NewSubscriber. The zero value gives ephemeral consumers.
 type SubscriberConfig struct {
 	// ConsumerGroup names the durable consumer that subscribers share (ProjectorGroup,
@@ -47,17 +50,19 @@ type SubscriberConfig struct {
 	Logger watermill.LoggerAdapter
 }
 
-// Subscriber is a Watermill subscriber on JetStream pull consumers, built on the
-// watermill-nats jetstream subscriber. Messages come one at a time per Subscribe call;
-// the next one comes after the handler acked or nacked. A message is acknowledged to
-// JetStream only after the handler acked it, and the ack is confirmed by the server
-// (double ack); a nack asks for redelivery; no answer within AckWait means redelivery.
+// Subscriber is a Watermill subscriber on JetStream pull consumers. Each Subscribe call
+// hands out one message at a time: the next comes after the handler acked or nacked the
+// previous one. A message is acknowledged to JetStream only after the handler acked it,
+// and the ack is confirmed by the server (double ack); a nack asks for redelivery (after
+// NakDelay); no answer within AckWait, or the end of the subscription, means JetStream
+// redelivers it after AckWait.
 //
-// Each Subscribe call opens its own connection with the options of the connection given
-// to NewSubscriber, because the watermill-nats subscriber drains its connection when it
-// closes; the connection given stays the caller's.
+// Messages are decoded as watermill-nats encodes them (UUID and metadata in NATS headers),
+// so the Publisher of this package, or any watermill-nats publisher, can feed it. The
+// receiving loop is our own rather than watermill-nats' jetstream.Subscriber: that one
+// (v2.1.3) closes its output channel while its NATS callback may still send on it, a
+// data race that panics ("send on closed channel") when a subscription ends under load.
 type Subscriber struct {
-	nc  *nats.Conn
 	js  jetstream.JetStream
 	cfg SubscriberConfig
 
@@ -65,7 +70,6 @@ type Subscriber struct {
 	closed  bool
 	closing chan struct{}
 	wg      sync.WaitGroup
-	errs    []error
 }
 
 var (
@@ -73,8 +77,8 @@ var (
 	_ message.SubscribeInitializer = (*Subscriber)(nil)
 )
 
-// NewSubscriber returns a Subscriber that provisions through nc and opens one connection
-// per subscription with nc's options.
+// NewSubscriber returns a Subscriber over nc. nc stays the caller's: Close does not close
+// it, so one connection can serve several publishers and subscribers.
 func NewSubscriber(nc *nats.Conn, cfg SubscriberConfig) (*Subscriber, error) {
 	if nc == nil {
 		return nil, errors.New("messaging: NewSubscriber needs a NATS connection")
@@ -84,6 +88,9 @@ func NewSubscriber(nc *nats.Conn, cfg SubscriberConfig) (*Subscriber, error) {
 	}
 	if cfg.PullBatch <= 0 {
 		cfg.PullBatch = DefaultPullBatch
+	}
+	if cfg.Consumer.AckWait <= 0 {
+		cfg.Consumer.AckWait = DefaultAckWait
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = watermill.NopLogger{}
@@ -95,18 +102,26 @@ func NewSubscriber(nc *nats.Conn, cfg SubscriberConfig) (*Subscriber, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &Subscriber{nc: nc, js: js, cfg: cfg, closing: make(chan struct{})}, nil
+	return &Subscriber{js: js, cfg: cfg, closing: make(chan struct{})}, nil
 }
 
 // SubscribeInitialize ensures the stream of topic (and the durable consumer of the group).
 func (s *Subscriber) SubscribeInitialize(topic string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), provisionTimeout)
 	defer cancel()
-	_, _, err := s.provision(ctx, topic)
-	return err
+	st := s.cfg.StreamFor(topic)
+	if _, err := EnsureStream(ctx, s.js, st); err != nil {
+		return err
+	}
+	if s.cfg.ConsumerGroup != "" {
+		if _, err := EnsureConsumer(ctx, s.js, st.Name, s.cfg.ConsumerGroup, s.cfg.Consumer); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// provision ensures the stream and returns the consumer to bind to, with a function that
+// provision ensures the stream and returns the consumer to read, with a function that
 // removes it when the subscription ends (nil for a durable consumer: it stays).
 func (s *Subscriber) provision(ctx context.Context, topic string) (jetstream.Consumer, func(), error) {
 	st := s.cfg.StreamFor(topic)
@@ -129,7 +144,7 @@ func (s *Subscriber) provision(ctx context.Context, topic string) (jetstream.Con
 		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if err := stream.DeleteConsumer(dctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			s.cfg.Logger.Error("cannot delete ephemeral consumer", err, watermill.LogFields{"stream": st.Name, "consumer": name})
+			s.cfg.Logger.Info("cannot delete ephemeral consumer (the server will)", watermill.LogFields{"stream": st.Name, "consumer": name, "err": err})
 		}
 	}
 	return c, remove, nil
@@ -146,84 +161,60 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	started := false
-	defer func() {
-		if !started {
-			s.wg.Done()
-		}
-	}()
 
 	pctx, cancel := context.WithTimeout(ctx, provisionTimeout)
 	consumer, remove, err := s.provision(pctx, topic)
 	cancel()
 	if err != nil {
+		s.wg.Done()
 		return nil, err
 	}
-	cleanupConsumer := func() {
+	iter, err := s.messages(consumer)
+	if err != nil {
 		if remove != nil {
 			remove()
 		}
+		s.wg.Done()
+		return nil, fmt.Errorf("pull from %s: %w", topic, err)
 	}
 
-	conn, err := s.nc.Opts.Connect()
-	if err != nil {
-		cleanupConsumer()
-		return nil, fmt.Errorf("connect subscription of %s: %w", topic, err)
-	}
-	var nakDelay wmjs.Delay
-	if s.cfg.NakDelay > 0 {
-		nakDelay = wmjs.NewStaticDelay(s.cfg.NakDelay)
-	}
-	ackWait := s.cfg.Consumer.AckWait
-	if ackWait <= 0 {
-		ackWait = DefaultAckWait
-	}
-	inner, err := wmjs.NewSubscriber(wmjs.SubscriberConfig{
-		Conn:   conn,
-		Logger: s.cfg.Logger,
-		// How long watermill-nats waits for the handler's ack: as long as JetStream does.
-		AckWaitTimeout: ackWait,
-		NakDelay:       nakDelay,
-		// Bind to the consumer provisioned above; never let the subscriber create one.
-		ResourceInitializer: func(context.Context, jetstream.JetStream, string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
-			return consumer, func(context.Context, watermill.LoggerAdapter) { cleanupConsumer() }, nil
-		},
-		ConsumeOptions: []jetstream.PullConsumeOpt{jetstream.PullMaxMessages(s.cfg.PullBatch)},
-		AckAsync:       false, // wait until JetStream confirmed the ack
-		Unmarshaler:    lenientUnmarshaler{},
-	})
-	if err != nil {
-		conn.Close()
-		cleanupConsumer()
-		return nil, fmt.Errorf("watermill-nats subscriber: %w", err)
-	}
-	// The inner subscriber sees a context that is never cancelled: its cancellation path
-	// closes the output channel while messages may still be handed to it. Ending the
-	// subscription through Close is safe, so ctx cancellation is turned into a Close.
-	out, err := inner.Subscribe(context.WithoutCancel(ctx), topic)
-	if err != nil {
-		_ = inner.Close()
-		cleanupConsumer()
-		return nil, fmt.Errorf("subscribe to %s: %w", topic, err)
-	}
-	started = true
+	// subCtx ends the subscription: the caller's ctx or Close.
+	subCtx, stop := context.WithCancel(ctx)
 	go func() {
-		defer s.wg.Done()
 		select {
-		case <-ctx.Done():
+		case <-subCtx.Done():
 		case <-s.closing:
 		}
-		if err := inner.Close(); err != nil {
-			s.mu.Lock()
-			s.errs = append(s.errs, fmt.Errorf("close subscription of %s: %w", topic, err))
-			s.mu.Unlock()
+		stop()
+	}()
+
+	out := make(chan *message.Message)
+	r := &receiver{s: s, topic: topic, consumer: consumer, out: out,
+		fields: watermill.LogFields{"topic": topic, "consumer_group": s.cfg.ConsumerGroup}}
+	go func() {
+		defer s.wg.Done()
+		defer stop()
+		// The only goroutine that sends on out closes it, after its last send.
+		defer close(out)
+		r.run(subCtx, iter)
+		if remove != nil {
+			remove()
 		}
 	}()
 	return out, nil
 }
 
-// Close ends all subscriptions and waits for them. The connection given to NewSubscriber
-// stays open.
+func (s *Subscriber) messages(c jetstream.Consumer) (jetstream.MessagesContext, error) {
+	return c.Messages(
+		jetstream.PullMaxMessages(s.cfg.PullBatch),
+		// Keep waiting through server outages instead of failing Next; the iterator
+		// pulls again when the connection is back.
+		jetstream.WithMessagesErrOnMissingHeartbeat(false),
+	)
+}
+
+// Close ends all subscriptions and waits until their channels are closed. The connection
+// given to NewSubscriber stays open.
 func (s *Subscriber) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -235,15 +226,145 @@ func (s *Subscriber) Close() error {
 	s.mu.Unlock()
 
 	s.wg.Wait()
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return errors.Join(s.errs...)
+	return nil
 }
 
-// lenientUnmarshaler is watermill-nats' unmarshaler without its failure mode: a header
-// with several values (which watermill-nats rejects, and then dereferences a nil message)
-// becomes metadata joined with ", ".
+// receiver is one subscription's loop.
+type receiver struct {
+	s        *Subscriber
+	topic    string
+	consumer jetstream.Consumer
+	out      chan<- *message.Message
+	fields   watermill.LogFields
+}
+
+func (r *receiver) run(ctx context.Context, iter jetstream.MessagesContext) {
+	// Next blocks; Stop (when ctx ends) makes it return ErrMsgIteratorClosed.
+	stopped := make(chan struct{})
+	defer close(stopped)
+	current := iter
+	var mu sync.Mutex
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		mu.Lock()
+		current.Stop()
+		mu.Unlock()
+	}()
+
+	for {
+		jm, err := current.Next()
+		if ctx.Err() != nil {
+			return // Stop discarded the pulled-ahead messages; JetStream redelivers them
+		}
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
+				return
+			}
+			r.s.cfg.Logger.Error("pulling messages failed, retrying", err, r.fields)
+			if !r.sleep(ctx, time.Second) {
+				return
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				// The consumer was deleted (by an operator): provision it again.
+				if !r.restart(ctx, &mu, &current) {
+					return
+				}
+			}
+			continue
+		}
+		r.handle(ctx, jm)
+	}
+}
+
+// restart provisions the consumer again and replaces the iterator; false once ctx ended.
+func (r *receiver) restart(ctx context.Context, mu *sync.Mutex, current *jetstream.MessagesContext) bool {
+	for ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, provisionTimeout)
+		consumer, _, err := r.s.provision(pctx, r.topic)
+		cancel()
+		if err == nil {
+			iter, err2 := r.s.messages(consumer)
+			if err2 == nil {
+				mu.Lock()
+				(*current).Stop()
+				*current = iter
+				mu.Unlock()
+				if ctx.Err() != nil {
+					iter.Stop()
+					return false
+				}
+				return true
+			}
+			err = err2
+		}
+		r.s.cfg.Logger.Error("re-provisioning the consumer failed, retrying", err, r.fields)
+		if !r.sleep(ctx, 2*time.Second) {
+			return false
+		}
+	}
+	return false
+}
+
+func (r *receiver) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// handle hands one message to the handler and answers JetStream with its verdict.
+func (r *receiver) handle(ctx context.Context, jm jetstream.Msg) {
+	msg, _ := lenientUnmarshaler{}.Unmarshal(jm)
+	fields := r.fields.Add(watermill.LogFields{"message_uuid": msg.UUID})
+
+	msgCtx, cancel := context.WithCancel(ctx)
+	defer cancel() // the message's context ends once it is answered, or on close
+	msg.SetContext(msgCtx)
+
+	select {
+	case r.out <- msg:
+	case <-ctx.Done():
+		return // not handed out: JetStream redelivers it after AckWait
+	}
+
+	timeout := time.NewTimer(r.s.cfg.Consumer.AckWait)
+	defer timeout.Stop()
+	select {
+	case <-msg.Acked():
+		actx, acancel := context.WithTimeout(context.Background(), ackTimeout)
+		defer acancel()
+		if err := jm.DoubleAck(actx); err != nil {
+			// JetStream will deliver it again: at least once.
+			r.s.cfg.Logger.Error("cannot ack message", err, fields)
+		}
+	case <-msg.Nacked():
+		var err error
+		if r.s.cfg.NakDelay > 0 {
+			err = jm.NakWithDelay(r.s.cfg.NakDelay)
+		} else {
+			err = jm.Nak()
+		}
+		if err != nil {
+			r.s.cfg.Logger.Error("cannot nak message", err, fields)
+		}
+	case <-timeout.C:
+		// JetStream has given up on this delivery and sends the message again.
+		r.s.cfg.Logger.Info("no ack within AckWait; the message will be redelivered", fields)
+	case <-ctx.Done():
+		// Closing: JetStream redelivers it after AckWait.
+	}
+}
+
+// lenientUnmarshaler is watermill-nats' unmarshaler (UUID in the _watermill_message_uuid
+// header, metadata in the other headers) without its failure mode: a header with several
+// values becomes metadata joined with ", " instead of an undeliverable message.
 type lenientUnmarshaler struct{}
 
 func (lenientUnmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
