@@ -12,7 +12,7 @@ import (
 	"github.com/uptrace/bun/migrate"
 )
 
-//go:embed write
+//go:embed write read
 var files embed.FS
 
 // Side names a set of migrations.

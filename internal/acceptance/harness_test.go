@@ -3,7 +3,15 @@ package acceptance
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"encoding/json"
+	"github.com/staircase/staircase/internal/messaging"
 	"io"
 	"log/slog"
 	"net"
@@ -37,6 +45,7 @@ var stages = []struct {
 	{0, func(e *env) stageAPI { return crudAPI{e} }},
 	{1, func(e *env) stageAPI { return cqrsAPI{e} }},
 	{2, func(e *env) stageAPI { return cqrsAPI{e} }},
+	{3, func(e *env) stageAPI { return cqrsAPI{e} }},
 }
 
 // forEachStage runs f as a subtest per stage and database backend.
@@ -59,6 +68,9 @@ func start(t *testing.T, cfg app.Config) *env {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
+	}
+	if cfg.NATSURL == "" {
+		cfg.NATSURL, cfg.BusNamespace = sharedBus(t)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -88,6 +100,41 @@ func start(t *testing.T, cfg app.Config) *env {
 			return http.ErrUseLastResponse
 		}},
 	}
+}
+
+// envNATS names the variable that holds an external NATS server's URL;
+// without it each test starts the app's embedded server.
+const envNATS = "STAIRCASE_TEST_NATS"
+
+// sharedBus returns the external NATS server and a namespace of this
+// test's own, whose streams are deleted when the test ends; or nothing, for
+// the embedded server.
+func sharedBus(t *testing.T) (url, namespace string) {
+	url = os.Getenv(envNATS)
+	if url == "" {
+		return "", ""
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	namespace = "t" + hex.EncodeToString(b) + "-"
+	t.Cleanup(func() {
+		nc, err := nats.Connect(url)
+		if err != nil {
+			t.Logf("clean up streams: %v", err)
+			return
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, topic := range []string{messaging.EventsTopic, messaging.CommandsTopic} {
+			_ = js.DeleteStream(ctx, messaging.StreamName(namespace+topic))
+		}
+	})
+	return url, namespace
 }
 
 // response is what a request answered.

@@ -62,7 +62,7 @@ func TestLiveSwitchLosesNoOrder(t *testing.T) {
 					}
 				}
 			}()
-			for _, n := range []int{1, 2, 0, 2, 1, 0} {
+			for _, n := range []int{1, 2, 3, 0, 3, 2, 3, 1, 0} {
 				_, r := br.post(t, "/stage", url.Values{"_csrf": {token}, "stage": {strconv.Itoa(n)}})
 				if r.status != http.StatusSeeOther {
 					t.Fatalf("switch to %d: %d %s", n, r.status, r.body)
@@ -84,7 +84,7 @@ func TestLiveSwitchLosesNoOrder(t *testing.T) {
 			if len(ids) < 10 {
 				t.Fatalf("only %d orders placed", len(ids))
 			}
-			for _, n := range []int{0, 1, 2} {
+			for _, n := range []int{0, 1, 2, 3} {
 				_, r := br.post(t, "/stage", url.Values{"_csrf": {token}, "stage": {strconv.Itoa(n)}})
 				if r.status != http.StatusSeeOther {
 					t.Fatalf("switch to %d: %d", n, r.status)

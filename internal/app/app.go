@@ -15,12 +15,16 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/staircase/staircase/bff"
+	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage0"
 	"github.com/staircase/staircase/stages/stage1"
 	"github.com/staircase/staircase/stages/stage2"
+	"github.com/staircase/staircase/stages/stage3"
 )
 
 // Config is what `staircase serve` is told.
@@ -31,6 +35,12 @@ type Config struct {
 	WriteDB string // "" for SQLite in DataDir, or a postgres:// URL
 	ReadDB  string // stage 3's read database; same rules
 	Logger  *slog.Logger
+	// NATSURL is an external NATS JetStream server; empty starts one
+	// in-process with its store under the data dir.
+	NATSURL string
+	// BusNamespace prefixes the bus topics, so that several Staircases can
+	// share one NATS server (tests); empty in production.
+	BusNamespace string
 	// Source holds the stages' source (a folder "stages"), for the
 	// architecture page; nil hides it.
 	Source fs.FS
@@ -57,12 +67,19 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ReadPath is the SQLite file of stage 3's read database when ReadDB is "".
+func (c Config) ReadPath() string { return filepath.Join(c.DataDir, "read.db") }
+
 // WritePath is the SQLite file of the write database when WriteDB is "".
 func (c Config) WritePath() string { return filepath.Join(c.DataDir, "write.db") }
 
 // App is a running Staircase.
 type App struct {
 	cfg     Config
+	ReadDB  *bun.DB
+	NATS    *nats.Conn
+	Stage3  *stage3.Stage
+	bus     *messaging.Embedded
 	WriteDB *bun.DB
 	Switch  *bff.Switch
 	Server  *bff.Server
@@ -81,41 +98,83 @@ func OpenWrite(ctx context.Context, cfg Config) (*bun.DB, error) {
 	return db, nil
 }
 
-// New opens the databases and builds the stages and the BFF.
-func New(ctx context.Context, cfg Config) (*App, error) {
+// OpenRead opens and migrates stage 3's read database.
+func OpenRead(ctx context.Context, cfg Config) (*bun.DB, error) {
+	db, err := sqlstore.Open(ctx, cfg.ReadDB, cfg.ReadPath())
+	if err != nil {
+		return nil, fmt.Errorf("read database: %w", err)
+	}
+	if err := sqlstore.Migrate(ctx, db, migrations.Read); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// New opens the databases and the bus, builds the stages and the BFF, and
+// starts stage 3's relay and projector (they run whichever stage is
+// active, so that stage 3 is ready to enter).
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	db, err := OpenWrite(ctx, cfg)
-	if err != nil {
+	a := &App{cfg: cfg}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.WriteDB, err = OpenWrite(ctx, cfg); err != nil {
 		return nil, err
+	}
+	if a.ReadDB, err = OpenRead(ctx, cfg); err != nil {
+		return nil, err
+	}
+	url := cfg.NATSURL
+	if url == "" {
+		if a.bus, err = messaging.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "nats"), cfg.Logger.With("component", "nats")); err != nil {
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		url = a.bus.URL()
+	}
+	if a.NATS, err = messaging.Connect(url); err != nil {
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	if a.Stage3, err = stage3.New(stage3.Config{
+		Write: a.WriteDB, Read: a.ReadDB, NATS: a.NATS, Namespace: cfg.BusNamespace, Logger: cfg.Logger,
+	}); err != nil {
+		return nil, err
+	}
+	if err = a.Stage3.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start stage 3: %w", err)
 	}
 	stages := map[int]bff.Stage{
-		0: stage0.New(db),
-		1: stage1.New(db),
-		2: stage2.New(db),
+		0: stage0.New(a.WriteDB),
+		1: stage1.New(a.WriteDB),
+		2: stage2.New(a.WriteDB),
+		3: a.Stage3,
 	}
-	if _, ok := stages[cfg.Stage]; !ok {
-		db.Close()
-		return nil, fmt.Errorf("stage %d is not built yet", cfg.Stage)
+	if cfg.Stage == 3 {
+		if err = a.Stage3.Enter(ctx, nil); err != nil {
+			return nil, err
+		}
 	}
-	sw, err := bff.NewSwitch(stages, cfg.Stage)
-	if err != nil {
-		db.Close()
+	if a.Switch, err = bff.NewSwitch(stages, cfg.Stage); err != nil {
 		return nil, err
 	}
-	srv, err := bff.New(bff.Config{
-		Switch: sw,
+	a.Server, err = bff.New(bff.Config{
+		Switch: a.Switch,
 		Logger: cfg.Logger,
-		Health: func(ctx context.Context) error { return db.PingContext(ctx) },
+		Health: func(ctx context.Context) error {
+			return errors.Join(a.WriteDB.PingContext(ctx), a.ReadDB.PingContext(ctx))
+		},
 		Source: cfg.Source,
 	})
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	return &App{cfg: cfg, WriteDB: db, Switch: sw, Server: srv}, nil
+	return a, nil
 }
 
 // Serve serves on ln until ctx ends, then shuts down gracefully: requests
@@ -145,7 +204,22 @@ func (a *App) Run(ctx context.Context) error {
 	return a.Serve(ctx, ln)
 }
 
-// Close releases the databases.
+// Close stops stage 3's workers and releases the bus and the databases.
 func (a *App) Close() error {
-	return a.WriteDB.Close()
+	var errs []error
+	if a.Stage3 != nil {
+		errs = append(errs, a.Stage3.Close())
+	}
+	if a.NATS != nil {
+		a.NATS.Close()
+	}
+	if a.bus != nil {
+		a.bus.Shutdown()
+	}
+	for _, db := range []*bun.DB{a.ReadDB, a.WriteDB} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,5 @@
+DROP TABLE order_history;
+
+--bun:split
+
+DROP TABLE order_views;

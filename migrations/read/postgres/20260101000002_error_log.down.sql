@@ -1,0 +1,1 @@
+DROP TABLE error_log;

@@ -1,0 +1,276 @@
+package projection
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/order"
+)
+
+// Outcome is what Apply did with an event.
+type Outcome int
+
+// The outcomes of Apply.
+const (
+	// OutcomeApplied: the event was the order's next version and is now in
+	// the read tables.
+	OutcomeApplied Outcome = iota + 1
+	// OutcomeDuplicate: the read tables already have this version or a
+	// later one (or the order is deleted); nothing changed.
+	OutcomeDuplicate
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeApplied:
+		return "applied"
+	case OutcomeDuplicate:
+		return "duplicate"
+	}
+	return "outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// ErrGap is wrapped by Apply's error for an event that is not the order's
+// next version: an earlier one has not arrived yet. The caller retries it
+// later; a gap is never skipped.
+var ErrGap = errors.New("an earlier event of the order is missing")
+
+// errRaced means another writer changed the order between our read and our
+// write; Apply starts over and will find the event a duplicate or the next.
+var errRaced = errors.New("the order changed meanwhile")
+
+// view is a row of the order_views table.
+type view struct {
+	bun.BaseModel `bun:"table:order_views,alias:v"`
+
+	ID         order.ID     `bun:"id,pk"`
+	Customer   string       `bun:"customer"`
+	Address    string       `bun:"address"`
+	Currency   string       `bun:"currency"`
+	Status     order.Status `bun:"status"`
+	Version    int          `bun:"version"`
+	LineCount  int          `bun:"line_count"`
+	TotalCents int64        `bun:"total_cents"`
+	Lines      string       `bun:"lines"` // JSON array of order.Line
+	CreatedAt  time.Time    `bun:"created_at"`
+	UpdatedAt  time.Time    `bun:"updated_at"`
+	Deleted    bool         `bun:"deleted"`
+}
+
+// history is a row of the order_history table.
+type history struct {
+	bun.BaseModel `bun:"table:order_history,alias:h"`
+
+	OrderID    order.ID  `bun:"order_id,pk"`
+	Version    int       `bun:"version,pk"`
+	Type       string    `bun:"type"`
+	OccurredAt time.Time `bun:"occurred_at"`
+	Text       string    `bun:"text"`
+}
+
+func viewOf(o *order.Order, deleted bool) (*view, error) {
+	lines := o.Lines
+	if lines == nil {
+		lines = []order.Line{}
+	}
+	b, err := json.Marshal(lines)
+	if err != nil {
+		return nil, fmt.Errorf("encode lines of order %s: %w", o.ID, err)
+	}
+	return &view{
+		ID: o.ID, Customer: o.Customer, Address: o.Address, Currency: o.Currency, Status: o.Status,
+		Version: o.Version, LineCount: len(o.Lines), TotalCents: o.TotalCents(), Lines: string(b),
+		CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), Deleted: deleted,
+	}, nil
+}
+
+func (v *view) order() (*order.Order, error) {
+	var lines []order.Line
+	if err := json.Unmarshal([]byte(v.Lines), &lines); err != nil {
+		return nil, fmt.Errorf("decode lines of order %s: %w", v.ID, err)
+	}
+	return &order.Order{
+		ID: v.ID, Customer: v.Customer, Address: v.Address, Currency: v.Currency, Lines: lines,
+		Status: v.Status, Version: v.Version, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
+	}, nil
+}
+
+// Apply projects one event into the tables t of the read database, in one
+// transaction, idempotently and in order per order:
+//
+//   - an event at or below the stored version is a duplicate and changes
+//     nothing (OutcomeDuplicate); so is any event of a deleted order, whose
+//     row stays as a tombstone — deletion is final;
+//   - the stored version's next event is applied through the domain
+//     (order.Order.Apply), with a history row (OutcomeApplied);
+//   - a later event returns an error wrapping ErrGap, for the caller to
+//     retry once the missing events are in.
+//
+// Any other error (an event the domain refuses, a database error) is the
+// caller's to retry or park. Apply is safe to call concurrently for the
+// same order from several goroutines or processes: the write is made only
+// if the row is still at the version read (or, for OrderPlaced, absent), and
+// otherwise the whole step starts over.
+func Apply(ctx context.Context, db *bun.DB, t Tables, e order.Event) (Outcome, error) {
+	for attempt := 1; ; attempt++ {
+		var out Outcome
+		err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			var err error
+			out, err = apply(ctx, tx, t, e)
+			return err
+		})
+		if errors.Is(err, errRaced) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		return out, nil
+	}
+}
+
+// apply is Apply's step inside a transaction.
+func apply(ctx context.Context, tx bun.IDB, t Tables, e order.Event) (Outcome, error) {
+	if e.OrderVersion < 1 {
+		return 0, fmt.Errorf("event %s of order %s has no version", e.Type, e.OrderID)
+	}
+	cur, err := loadView(ctx, tx, t, e.OrderID)
+	if err != nil {
+		return 0, err
+	}
+	o := &order.Order{}
+	stored := 0
+	if cur != nil {
+		if cur.Deleted {
+			return OutcomeDuplicate, nil
+		}
+		stored = cur.Version
+		if o, err = cur.order(); err != nil {
+			return 0, err
+		}
+	}
+	switch {
+	case e.OrderVersion <= stored:
+		return OutcomeDuplicate, nil
+	case e.OrderVersion > stored+1:
+		return 0, fmt.Errorf("%w: %s v%d of order %s arrived while the read side is at v%d", ErrGap, e.Type, e.OrderVersion, e.OrderID, stored)
+	}
+	if err := o.Apply(e); err != nil {
+		return 0, fmt.Errorf("project %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
+	}
+	_, deleted := e.Payload.(order.OrderDeleted)
+	row, err := viewOf(o, deleted)
+	if err != nil {
+		return 0, err
+	}
+	var res sql.Result
+	if cur == nil {
+		res, err = tx.NewInsert().Model(row).ModelTableExpr("?", bun.Ident(t.Orders)).
+			On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	} else {
+		res, err = tx.NewUpdate().Model(row).ModelTableExpr("?", bun.Ident(t.Orders)).
+			ExcludeColumn("id").
+			Where("id = ?", e.OrderID).Where("version = ?", stored).Exec(ctx)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write order %s v%d: %w", e.OrderID, e.OrderVersion, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return 0, errRaced
+	}
+	h := &history{OrderID: e.OrderID, Version: e.OrderVersion, Type: e.Type, OccurredAt: e.OccurredAt.UTC(), Text: historyText(e, o)}
+	if err := insertHistory(ctx, tx, t, h); err != nil {
+		return 0, err
+	}
+	return OutcomeApplied, nil
+}
+
+// loadView reads an order's row, tombstone included; nil if there is none.
+func loadView(ctx context.Context, db bun.IDB, t Tables, id order.ID) (*view, error) {
+	v := new(view)
+	err := db.NewSelect().Model(v).ModelTableExpr("? AS v", bun.Ident(t.Orders)).Where("v.id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read order %s: %w", id, err)
+	}
+	return v, nil
+}
+
+func insertHistory(ctx context.Context, db bun.IDB, t Tables, rows ...*history) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := db.NewInsert().Model(&rows).ModelTableExpr("?", bun.Ident(t.History)).
+		On("CONFLICT (order_id, version) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("write history: %w", err)
+	}
+	return nil
+}
+
+// historyText is the history row a person reads for an event; o is the
+// order after it.
+func historyText(e order.Event, o *order.Order) string {
+	switch p := e.Payload.(type) {
+	case order.OrderPlaced:
+		return "Placed with " + linesAndTotal(o)
+	case order.OrderLinesChanged:
+		return "Lines changed: " + linesAndTotal(o)
+	case order.OrderShipped:
+		return "Shipped"
+	case order.OrderDelivered:
+		return "Delivered"
+	case order.OrderCancelled:
+		if p.Reason != "" {
+			return "Cancelled: " + p.Reason
+		}
+		return "Cancelled"
+	case order.OrderDeleted:
+		return "Deleted"
+	}
+	return e.Type
+}
+
+func linesAndTotal(o *order.Order) string {
+	n := strconv.Itoa(len(o.Lines)) + " lines"
+	if len(o.Lines) == 1 {
+		n = "1 line"
+	}
+	return n + ", " + money(o.TotalCents(), o.Currency)
+}
+
+// money formats cents in a currency as the UI does: "$1,234.50".
+func money(cents int64, currency string) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	whole := strconv.FormatInt(cents/100, 10)
+	var b strings.Builder
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	amount := fmt.Sprintf("%s.%02d", b.String(), cents%100)
+	switch currency {
+	case "USD":
+		return sign + "$" + amount
+	case "EUR":
+		return sign + "€" + amount
+	case "GBP":
+		return sign + "£" + amount
+	}
+	return sign + amount + " " + currency
+}

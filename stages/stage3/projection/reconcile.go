@@ -1,0 +1,275 @@
+package projection
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/sqlstore"
+	"github.com/staircase/staircase/stages/stage0"
+)
+
+// reconcileBatch is how many orders Reconcile reads from the database of
+// record at a time (a variable only so that tests can make batches small).
+var reconcileBatch = 500
+
+// SyncedType is the history type of the rows Reconcile writes: changes the
+// read side learned from the database of record rather than from an event.
+const SyncedType = "Synced"
+
+// Reconcile brings the tables t of the read database up to date with the
+// database of record's current state — how stage 3 is entered live after
+// stages 0–2 changed orders without events, and how a shadow copy is
+// rebuilt. It walks the write database's orders in ID order, a batch at a
+// time, and
+//
+//   - copies every order whose version is above the read side's (or that
+//     the read side lacks) over the read side's row, with a history row
+//     "Synced from the database of record at vN";
+//   - turns every read-side order that no longer exists in the database of
+//     record into a tombstone one version above the stored one, so that a
+//     redelivered event of it stays a no-op.
+//
+// Both writes are guarded by version, so Reconcile may run while the
+// projector applies events. progress, if not nil, is called after each
+// batch with the orders done so far and the total (counted at the start,
+// raised if orders were added meanwhile).
+//
+// The database of record keeps no trace of deleted orders, so an order
+// deleted before the read side ever saw it leaves no tombstone: rebuilt from
+// the database of record alone, a read side would take a late redelivery of
+// such an order's events as new.
+func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progress func(done, total int64)) error {
+	n, err := write.NewSelect().Model((*stage0.Order)(nil)).Count(ctx)
+	if err != nil {
+		return fmt.Errorf("count orders: %w", err)
+	}
+	total, done := int64(n), int64(0)
+	report := func() {
+		if progress != nil {
+			progress(done, max(total, done))
+		}
+	}
+	report()
+	var after *order.ID
+	for {
+		rows, err := readOrders(ctx, write, after)
+		if err != nil {
+			return err
+		}
+		last := len(rows) < reconcileBatch
+		var upTo *order.ID
+		if !last {
+			upTo = &rows[len(rows)-1].ID
+		}
+		if err := reconcileBatchRange(ctx, write, read, t, rows, after, upTo); err != nil {
+			return err
+		}
+		done += int64(len(rows))
+		report()
+		if last {
+			return nil
+		}
+		after = upTo
+	}
+}
+
+// readOrders reads the database of record's next batch of orders after
+// after (from the start if nil), in ID order, with their lines, in one
+// snapshot.
+func readOrders(ctx context.Context, write bun.IDB, after *order.ID) ([]*stage0.Order, error) {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if sqlstore.DialectName(write) == sqlstore.Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	var rows []*stage0.Order
+	err := write.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewSelect().Model(&rows).OrderExpr("o.id").Limit(int64(reconcileBatch))
+		if after != nil {
+			q = q.Where("o.id > ?", *after)
+		}
+		if err := q.Scan(ctx); err != nil {
+			return fmt.Errorf("read orders: %w", err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		// The lines of the same range of IDs rather than of a list of 500:
+		// PostgreSQL plans a range on the lines' key as an index scan even
+		// before the tables were analyzed, and a long IN list as a full scan.
+		var lines []*stage0.Line
+		lq := tx.NewSelect().Model(&lines).Where("l.order_id <= ?", rows[len(rows)-1].ID).OrderExpr("l.order_id, l.position")
+		if after != nil {
+			lq = lq.Where("l.order_id > ?", *after)
+		}
+		if err := lq.Scan(ctx); err != nil {
+			return fmt.Errorf("read lines: %w", err)
+		}
+		byID := make(map[order.ID]*stage0.Order, len(rows))
+		for _, r := range rows {
+			byID[r.ID] = r
+		}
+		for _, l := range lines {
+			if r := byID[l.OrderID]; r != nil {
+				r.Lines = append(r.Lines, l)
+			}
+		}
+		return nil
+	})
+	return rows, err
+}
+
+// ReconcileOrder brings one order of the tables t up to date with the
+// database of record, as Reconcile does for all: for the projector, when an
+// order's missing versions will never come as events.
+func ReconcileOrder(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, id order.ID) error {
+	var rows []*stage0.Order
+	o, fp, err := stage0.Load(ctx, write, id, false)
+	switch {
+	case err == nil:
+		rows = append(rows, stage0.Row(o, fp))
+	case order.ErrorCode(err) != order.ENOTFOUND:
+		return err
+	}
+	var stored []storedVersion
+	err = read.NewSelect().TableExpr("? AS v", bun.Ident(t.Orders)).ColumnExpr("v.id, v.version, v.deleted").
+		Where("v.id = ?", id).Scan(ctx, &stored)
+	if err != nil {
+		return fmt.Errorf("read version of order %s: %w", id, err)
+	}
+	return reconcileRows(ctx, write, read, t, rows, stored)
+}
+
+// storedVersion is how far the read side has an order.
+type storedVersion struct {
+	ID      order.ID `bun:"id"`
+	Version int      `bun:"version"`
+	Deleted bool     `bun:"deleted"`
+}
+
+// reconcileBatchRange reconciles the read side's orders with IDs in (after,
+// upTo] — nil bounds are open — with rows, the database of record's orders
+// in that range.
+func reconcileBatchRange(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*stage0.Order, after, upTo *order.ID) error {
+	var stored []storedVersion
+	q := read.NewSelect().TableExpr("? AS v", bun.Ident(t.Orders)).ColumnExpr("v.id, v.version, v.deleted")
+	if after != nil {
+		q = q.Where("v.id > ?", *after)
+	}
+	if upTo != nil {
+		q = q.Where("v.id <= ?", *upTo)
+	}
+	if err := q.Scan(ctx, &stored); err != nil {
+		return fmt.Errorf("read versions: %w", err)
+	}
+	return reconcileRows(ctx, write, read, t, rows, stored)
+}
+
+// reconcileRows brings the read side's stored orders and the database of
+// record's rows, taken from the same range of IDs, into line.
+func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*stage0.Order, stored []storedVersion) error {
+	readVersion := make(map[order.ID]int, len(stored))
+	for _, s := range stored {
+		readVersion[s.ID] = s.Version
+	}
+	var upserts []*view
+	inWrite := make(map[order.ID]bool, len(rows))
+	for _, r := range rows {
+		inWrite[r.ID] = true
+		if v, ok := readVersion[r.ID]; ok && v >= r.Version {
+			continue
+		}
+		row, err := viewOf(r.Domain(), false)
+		if err != nil {
+			return err
+		}
+		upserts = append(upserts, row)
+	}
+	gone := map[order.ID]int{}
+	var goneIDs []order.ID
+	for _, s := range stored {
+		if !s.Deleted && !inWrite[s.ID] {
+			gone[s.ID] = s.Version
+			goneIDs = append(goneIDs, s.ID)
+		}
+	}
+	// An order the read side has but the batch lacks may have been placed
+	// after the batch was read: only one still absent now is deleted.
+	if len(goneIDs) > 0 {
+		var present []order.ID
+		err := write.NewSelect().Model((*stage0.Order)(nil)).Column("id").Where("id IN (?)", bun.In(goneIDs)).Scan(ctx, &present)
+		if err != nil {
+			return fmt.Errorf("recheck orders: %w", err)
+		}
+		for _, id := range present {
+			delete(gone, id)
+		}
+	}
+	if len(upserts) == 0 && len(gone) == 0 {
+		return nil
+	}
+	return read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := upsertViews(ctx, tx, t, upserts); err != nil {
+			return err
+		}
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		for _, id := range goneIDs {
+			v, ok := gone[id]
+			if !ok {
+				continue
+			}
+			res, err := tx.NewUpdate().TableExpr("?", bun.Ident(t.Orders)).
+				Set("deleted = ?", true).Set("version = ?", v+1).Set("updated_at = ?", now).
+				Where("id = ?", id).Where("version = ?", v).Where("NOT deleted").
+				Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("mark order %s deleted: %w", id, err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				err := insertHistory(ctx, tx, t, &history{OrderID: id, Version: v + 1, Type: SyncedType, OccurredAt: now,
+					Text: "Deleted: no longer in the database of record"})
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// upsertViews writes rows over the stored ones that have a lower version
+// (or none), with a history row for each one written.
+func upsertViews(ctx context.Context, tx bun.Tx, t Tables, rows []*view) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var written []struct {
+		ID order.ID `bun:"id"`
+	}
+	err := tx.NewInsert().Model(&rows).ModelTableExpr("?", bun.Ident(t.Orders)).
+		On("CONFLICT (id) DO UPDATE").
+		Where("?.version < EXCLUDED.version", bun.Ident(t.Orders)).
+		Returning("id").
+		Scan(ctx, &written)
+	if err != nil {
+		return fmt.Errorf("write orders: %w", err)
+	}
+	if len(written) == 0 {
+		return nil
+	}
+	byID := make(map[order.ID]*view, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	hist := make([]*history, 0, len(written))
+	for _, w := range written {
+		r := byID[w.ID]
+		hist = append(hist, &history{OrderID: r.ID, Version: r.Version, Type: SyncedType, OccurredAt: r.UpdatedAt,
+			Text: fmt.Sprintf("Synced from the database of record at v%d", r.Version)})
+	}
+	return insertHistory(ctx, tx, t, hist...)
+}

@@ -1,0 +1,220 @@
+package projection
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/sqlstore"
+)
+
+// Tables names the pair of read tables a projection writes: the order rows
+// and their history.
+type Tables struct {
+	Orders  string
+	History string
+}
+
+// Live is the tables the read model answers from, made by the read side's
+// migrations.
+var Live = Tables{Orders: "order_views", History: "order_history"}
+
+// Shadow is where a rebuild fills a fresh copy of the read tables while the
+// live ones go on serving; SwapShadow puts it in their place.
+var Shadow = Tables{Orders: "order_views_shadow", History: "order_history_shadow"}
+
+func (t Tables) pairs() [][2]string {
+	return [][2]string{{Live.Orders, t.Orders}, {Live.History, t.History}}
+}
+
+// CreateShadow drops the shadow tables if they exist and makes them empty,
+// exactly like the live tables are now — columns, keys and indexes, whatever
+// migrations made them — with every index name's live-table prefix turned
+// into the shadow table's name (order_views_newest → order_views_shadow_newest),
+// so that SwapShadow can turn them back.
+func CreateShadow(ctx context.Context, db *bun.DB) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		for _, p := range Shadow.pairs() {
+			live, shadow := p[0], p[1]
+			if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+quote(shadow)); err != nil {
+				return fmt.Errorf("drop %s: %w", shadow, err)
+			}
+			var err error
+			if sqlstore.DialectName(tx) == sqlstore.Postgres {
+				err = copyTablePostgres(ctx, tx, live, shadow)
+			} else {
+				err = copyTableSQLite(ctx, tx, live, shadow)
+			}
+			if err != nil {
+				return fmt.Errorf("create %s like %s: %w", shadow, live, err)
+			}
+		}
+		return nil
+	})
+}
+
+// SwapShadow puts the shadow tables in the place of the live ones in one
+// transaction: the live tables are dropped, the shadow tables renamed to
+// the live names and their indexes renamed to the live indexes' names.
+// Readers see either the old tables or the new ones, never neither.
+func SwapShadow(ctx context.Context, db *bun.DB) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		for _, p := range Shadow.pairs() {
+			live, shadow := p[0], p[1]
+			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quote(live)); err != nil {
+				return fmt.Errorf("drop %s: %w", live, err)
+			}
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+quote(shadow)+" RENAME TO "+quote(live)); err != nil {
+				return fmt.Errorf("rename %s to %s: %w", shadow, live, err)
+			}
+			if err := renameIndexes(ctx, tx, live, shadow, live); err != nil {
+				return fmt.Errorf("rename indexes of %s: %w", live, err)
+			}
+		}
+		return nil
+	})
+}
+
+// copyTableSQLite replays the live table's CREATE statements, which SQLite
+// keeps, with the live name replaced by the shadow name.
+func copyTableSQLite(ctx context.Context, tx bun.Tx, live, shadow string) error {
+	var defs []struct {
+		Type string `bun:"type"`
+		SQL  string `bun:"sql"`
+	}
+	err := tx.NewRaw("SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type = 'index', name", live).
+		Scan(ctx, &defs)
+	if err != nil {
+		return err
+	}
+	if len(defs) == 0 || defs[0].Type != "table" {
+		return fmt.Errorf("no table %s", live)
+	}
+	prefix := regexp.MustCompile(`\b` + regexp.QuoteMeta(live))
+	for _, d := range defs {
+		if _, err := tx.ExecContext(ctx, prefix.ReplaceAllLiteralString(d.SQL, shadow)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyTablePostgres makes the shadow table LIKE the live one, which copies
+// its indexes under names PostgreSQL chooses, then renames each to its live
+// counterpart's name with the shadow prefix.
+func copyTablePostgres(ctx context.Context, tx bun.Tx, live, shadow string) error {
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quote(shadow)+" (LIKE "+quote(live)+" INCLUDING ALL)"); err != nil {
+		return err
+	}
+	liveIdx, err := pgIndexes(ctx, tx, live)
+	if err != nil {
+		return err
+	}
+	shadowIdx, err := pgIndexes(ctx, tx, shadow)
+	if err != nil {
+		return err
+	}
+	byDef := map[string]string{}
+	for name, def := range liveIdx {
+		byDef[def] = name
+	}
+	for name, def := range shadowIdx {
+		liveName, ok := byDef[def]
+		if !ok {
+			return fmt.Errorf("index %s of %s has no counterpart on %s", name, shadow, live)
+		}
+		want := renamed(liveName, live, shadow)
+		if want == name {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "ALTER INDEX "+quote(name)+" RENAME TO "+quote(want)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var pgIndexHead = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX \S+ ON \S+ `)
+
+// pgIndexes returns a table's indexes by name, each with its definition
+// stripped of the index and table names, so that the same index on two
+// tables has the same definition.
+func pgIndexes(ctx context.Context, tx bun.Tx, table string) (map[string]string, error) {
+	var rows []struct {
+		Name string `bun:"indexname"`
+		Def  string `bun:"indexdef"`
+	}
+	err := tx.NewRaw("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?", table).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.Name] = pgIndexHead.ReplaceAllString(r.Def, "CREATE ${1}INDEX ON ")
+	}
+	return out, nil
+}
+
+// renameIndexes gives every index of table whose name starts with from a
+// name starting with to instead.
+func renameIndexes(ctx context.Context, tx bun.Tx, table, from, to string) error {
+	if sqlstore.DialectName(tx) == sqlstore.Postgres {
+		idx, err := pgIndexes(ctx, tx, table)
+		if err != nil {
+			return err
+		}
+		for name := range idx {
+			if want := renamed(name, from, to); want != name {
+				if _, err := tx.ExecContext(ctx, "ALTER INDEX "+quote(name)+" RENAME TO "+quote(want)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	// SQLite renames a table's automatic indexes with it but cannot rename
+	// an index: drop each named one and create it again under the new name.
+	var defs []struct {
+		Name string `bun:"name"`
+		SQL  string `bun:"sql"`
+	}
+	err := tx.NewRaw("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", table).
+		Scan(ctx, &defs)
+	if err != nil {
+		return err
+	}
+	for _, d := range defs {
+		want := renamed(d.Name, from, to)
+		if want == d.Name {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "DROP INDEX "+quote(d.Name)); err != nil {
+			return err
+		}
+		at := strings.Index(d.SQL, d.Name)
+		if at < 0 {
+			return fmt.Errorf("index %s: name not in %q", d.Name, d.SQL)
+		}
+		if _, err := tx.ExecContext(ctx, d.SQL[:at]+want+d.SQL[at+len(d.Name):]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renamed swaps name's prefix from for to; names without it stay.
+func renamed(name, from, to string) string {
+	if rest, ok := strings.CutPrefix(name, from); ok {
+		return to + rest
+	}
+	return name
+}
+
+// quote quotes an identifier for both dialects.
+func quote(ident string) string {
+	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
+}

@@ -1,0 +1,140 @@
+package stage3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/gofiber/fiber/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/cqrsapi"
+	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/stages/stage2/command"
+	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/projection"
+)
+
+// Config is what stage 3 runs on.
+type Config struct {
+	// Write is the database of record (migrated write side); Read the read
+	// database (migrated read side). Required.
+	Write, Read *bun.DB
+	// NATS is a connection to a NATS server with JetStream. Required.
+	NATS *nats.Conn
+	// Namespace prefixes the topics, so that several Staircases (tests)
+	// can share one NATS server. Empty in production.
+	Namespace string
+	// Retries is how often the projector retries an event before parking
+	// it in the error log (default 8).
+	Retries int
+	Logger  *slog.Logger
+}
+
+// Stage is stage 3 behind the BFF's ports.
+type Stage struct {
+	*command.Handlers
+	*projection.ReadModel
+
+	cfg       Config
+	relay     *Relay
+	projector *Projector
+	pub       *messaging.Publisher
+	sub       *messaging.Subscriber
+	router    *message.Router
+	topics    topics
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type topics struct{ events, commands string }
+
+// New builds stage 3. Start runs its relay and projector.
+func New(cfg Config) (*Stage, error) {
+	if cfg.Write == nil || cfg.Read == nil || cfg.NATS == nil {
+		return nil, errors.New("stage 3 needs a write database, a read database and NATS")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = 8
+	}
+	s := &Stage{cfg: cfg, topics: topics{events: cfg.Namespace + messaging.EventsTopic, commands: cfg.Namespace + messaging.CommandsTopic}}
+	logger := watermill.NewSlogLogger(cfg.Logger.With("component", "watermill"))
+	var err error
+	if s.pub, err = messaging.NewPublisher(cfg.NATS, messaging.PublisherConfig{Logger: logger}); err != nil {
+		return nil, err
+	}
+	if s.sub, err = messaging.NewSubscriber(cfg.NATS, messaging.SubscriberConfig{ConsumerGroup: cfg.Namespace + messaging.ProjectorGroup, Logger: logger}); err != nil {
+		return nil, err
+	}
+	s.relay = NewRelay(cfg.Write, s.pub, s.topics.events, cfg.Logger.With("component", "relay"))
+	repo := command.NewRepository(cfg.Write, command.WithChangeLog(func(ctx context.Context, tx bun.Tx, events []order.Event) error {
+		return changelog.Append(ctx, tx, events)
+	}), command.AfterCommit(s.relay.Wake))
+	s.Handlers = command.New(repo)
+	s.ReadModel = projection.NewReadModel(cfg.Read)
+	s.projector = &Projector{write: cfg.Write, read: cfg.Read, log: cfg.Logger.With("component", "projector"), retries: cfg.Retries}
+	if s.router, err = s.projector.router(s.sub, s.topics.events, logger); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Start runs the relay and the projector until Close.
+func (s *Stage) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.relay.Run(ctx); err != nil {
+			s.cfg.Logger.Error("relay stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		if err := s.router.Run(ctx); err != nil {
+			s.cfg.Logger.Error("projector stopped", "err", err)
+		}
+	}()
+	select {
+	case <-s.router.Running():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the relay and the projector and waits for them.
+func (s *Stage) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	err := s.router.Close()
+	s.wg.Wait()
+	return errors.Join(err, s.pub.Close(), s.sub.Close())
+}
+
+// Routes mounts the modify API and the retrieve API: the same APIs as
+// stages 1 and 2.
+func (s *Stage) Routes(r fiber.Router) { cqrsapi.Routes(r, s.Handlers, s.ReadModel) }
+
+// Enter brings the read database up to date with the database of record
+// before the stage becomes active: orders changed while another stage was
+// active have no events, so their rows are the truth to sync from.
+func (s *Stage) Enter(ctx context.Context, progress func(done, total int64)) error {
+	s.projector.mu.RLock()
+	defer s.projector.mu.RUnlock()
+	if err := projection.Reconcile(ctx, s.cfg.Write, s.cfg.Read, projection.Live, progress); err != nil {
+		return fmt.Errorf("sync the read database: %w", err)
+	}
+	return nil
+}
