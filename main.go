@@ -93,6 +93,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("STAIRCASE_STAGE: %w", err)
 	}
 	fs.IntVar(&cfg.Stage, "stage", stage, "stage active at start-up: 0, 1, 2 or 3 (env STAIRCASE_STAGE)")
+	fs.StringVar(&cfg.NATSURL, "nats-url", env("STAIRCASE_NATS_URL", ""), "external NATS JetStream server, e.g. nats://127.0.0.1:4222; empty runs one in-process with its store in the data dir (env STAIRCASE_NATS_URL)")
+	// Several Staircases sharing one NATS server (tests, demos) keep their
+	// streams apart with a prefix; a deployment leaves it empty.
+	cfg.BusNamespace = env("STAIRCASE_BUS_NAMESPACE", "")
 	commonFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return err
