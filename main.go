@@ -129,17 +129,34 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return errors.New("migrate needs up or status")
 	}
-	db, err := sqlstore.Open(ctx, cfg.WriteDB, cfg.WritePath())
-	if err != nil {
-		return err
+	sides := []struct {
+		side      migrations.Side
+		url, path string
+	}{
+		{migrations.Write, cfg.WriteDB, cfg.WritePath()},
+		{migrations.Read, cfg.ReadDB, cfg.ReadPath()},
 	}
-	defer db.Close()
-	if verb == "up" {
-		if err := sqlstore.Migrate(ctx, db, migrations.Write); err != nil {
+	for _, sd := range sides {
+		if err := migrateSide(ctx, verb, sd.side, sd.url, sd.path, stdout); err != nil {
 			return err
 		}
 	}
-	m, err := sqlstore.Migrator(ctx, db, migrations.Write)
+	return nil
+}
+
+// migrateSide applies or lists one database's migrations.
+func migrateSide(ctx context.Context, verb string, side migrations.Side, url, path string, stdout io.Writer) error {
+	db, err := sqlstore.Open(ctx, url, path)
+	if err != nil {
+		return fmt.Errorf("%s database: %w", side, err)
+	}
+	defer db.Close()
+	if verb == "up" {
+		if err := sqlstore.Migrate(ctx, db, side); err != nil {
+			return err
+		}
+	}
+	m, err := sqlstore.Migrator(ctx, db, side)
 	if err != nil {
 		return err
 	}
@@ -147,7 +164,7 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	printStatus(stdout, "write", ms)
+	printStatus(stdout, string(side), ms)
 	return nil
 }
 
