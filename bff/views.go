@@ -9,42 +9,16 @@ import (
 	"github.com/staircase/staircase/web"
 )
 
-// money formats cents in a currency: "$1,234.50".
-func money(cents int64, currency string) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	whole := strconv.FormatInt(cents/100, 10)
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	frac := cents % 100
-	amount := b.String() + "." + string(rune('0'+frac/10)) + string(rune('0'+frac%10))
-	switch currency {
-	case "USD":
-		return sign + "$" + amount
-	case "EUR":
-		return sign + "€" + amount
-	case "GBP":
-		return sign + "£" + amount
-	}
-	return sign + amount + " " + currency
-}
 
 // moneyList formats amounts in several currencies, largest first.
 func moneyList(m order.Money) string {
 	if len(m) == 0 {
-		return money(0, order.DefaultCurrency)
+		return order.FormatMoney(0, order.DefaultCurrency)
 	}
 	parts := make([]string, 0, len(m))
 	for _, c := range order.Currencies {
 		if v, ok := m[c]; ok {
-			parts = append(parts, money(v, c))
+			parts = append(parts, order.FormatMoney(v, c))
 		}
 	}
 	for c, v := range m {
@@ -53,7 +27,7 @@ func moneyList(m order.Money) string {
 			known = known || k == c
 		}
 		if !known {
-			parts = append(parts, money(v, c))
+			parts = append(parts, order.FormatMoney(v, c))
 		}
 	}
 	return strings.Join(parts, " · ")
@@ -79,7 +53,7 @@ func summaryRow(s order.Summary) web.OrderRow {
 	return web.OrderRow{
 		ID: s.ID.String(), ShortID: shortID(s.ID), URL: orderURL(s.ID), Customer: s.Customer,
 		Status: string(s.Status), StatusLabel: s.Status.Label(), Lines: s.LineCount,
-		Total: money(s.TotalCents, s.Currency), CreatedAt: when(s.CreatedAt), Version: s.Version,
+		Total: order.FormatMoney(s.TotalCents, s.Currency), CreatedAt: when(s.CreatedAt), Version: s.Version,
 	}
 }
 
@@ -96,7 +70,7 @@ func detailView(d order.Detail, stage int) web.OrderDetail {
 	v := web.OrderDetail{
 		ID: d.ID.String(), ShortID: shortID(d.ID), Customer: d.Customer, Address: d.Address,
 		Status: string(d.Status), StatusLabel: d.Status.Label(), Version: d.Version,
-		Total: money(d.TotalCents, d.Currency), CreatedAt: when(d.CreatedAt), UpdatedAt: when(d.UpdatedAt),
+		Total: order.FormatMoney(d.TotalCents, d.Currency), CreatedAt: when(d.CreatedAt), UpdatedAt: when(d.UpdatedAt),
 		Source:         sourceText(d.Source, stage, d.Version),
 		Rejection:      d.Rejection,
 		CanChangeLines: can.ChangeLines, CanShip: can.Ship, CanDeliver: can.Deliver, CanCancel: can.Cancel, CanDelete: can.Delete,
@@ -104,7 +78,7 @@ func detailView(d order.Detail, stage int) web.OrderDetail {
 	for _, l := range d.Lines {
 		v.Lines = append(v.Lines, web.LineView{
 			SKU: l.SKU, Name: l.Name, Quantity: strconv.Itoa(l.Quantity),
-			UnitPrice: money(l.UnitPriceCents, d.Currency), Subtotal: money(l.TotalCents(), d.Currency),
+			UnitPrice: order.FormatMoney(l.UnitPriceCents, d.Currency), Subtotal: order.FormatMoney(l.TotalCents(), d.Currency),
 		})
 	}
 	for _, h := range d.History {

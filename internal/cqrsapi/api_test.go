@@ -1,7 +1,6 @@
 package cqrsapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/staircase/staircase/internal/httpapi"
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage1"
@@ -36,15 +34,7 @@ var stages = []struct {
 
 func newApp(t *testing.T, b sqltest.Backend, mk func(*bun.DB) stage) *fiber.App {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, b.URL(t), sqltest.SQLitePath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := sqlstore.Migrate(ctx, db, migrations.Write); err != nil {
-		t.Fatal(err)
-	}
+	db := sqltest.Open(t, b, migrations.Write)
 	app := fiber.New(fiber.Config{ErrorHandler: httpapi.WriteProblem, BodyLimit: httpapi.MaxBody})
 	mk(db).Routes(app)
 	return app

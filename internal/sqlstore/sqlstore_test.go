@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
@@ -17,23 +15,14 @@ import (
 	"github.com/staircase/staircase/stages/stage0"
 )
 
-func open(t *testing.T, b sqltest.Backend) *bun.DB {
-	t.Helper()
+func TestSQLiteIsOpenedForConcurrentUse(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, b.URL(t), filepath.Join(t.TempDir(), "sub", "write.db"))
+	// A folder that does not exist yet is made.
+	db, err := sqlstore.Open(ctx, "", filepath.Join(t.TempDir(), "sub", "write.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := sqlstore.Migrate(ctx, db, migrations.Write); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
-func TestSQLiteIsOpenedForConcurrentUse(t *testing.T) {
-	db := open(t, sqltest.Backends()[0])
-	ctx := context.Background()
+	defer db.Close()
 	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000"} {
 		var got string
 		if err := db.NewRaw("PRAGMA "+pragma).Scan(ctx, &got); err != nil {
@@ -48,7 +37,7 @@ func TestSQLiteIsOpenedForConcurrentUse(t *testing.T) {
 func TestMigrationsAreIdempotentAndReported(t *testing.T) {
 	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			db := open(t, b)
+			db := sqltest.Open(t, b, migrations.Write)
 			ctx := context.Background()
 			if err := sqlstore.Migrate(ctx, db, migrations.Write); err != nil {
 				t.Fatalf("second migrate: %v", err)
@@ -71,7 +60,7 @@ func TestMigrationsAreIdempotentAndReported(t *testing.T) {
 func TestLinesGoWithTheirOrderAndKeepTheirChecks(t *testing.T) {
 	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			db := open(t, b)
+			db := sqltest.Open(t, b, migrations.Write)
 			ctx := context.Background()
 			svc := stage0.NewService(db)
 			id := order.NewID()
@@ -99,7 +88,7 @@ func TestLinesGoWithTheirOrderAndKeepTheirChecks(t *testing.T) {
 func TestConcurrentWritersAllLand(t *testing.T) {
 	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			db := open(t, b)
+			db := sqltest.Open(t, b, migrations.Write)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			svc := stage0.NewService(db)

@@ -132,7 +132,7 @@ func applyUpdate(o *order.Order, req updateRequest, now time.Time) error {
 	}
 	if req.Lines != nil {
 		lines := httpapi.ToLines(req.Lines)
-		if !sameLines(o.Lines, lines) {
+		if !order.SameLines(o.Lines, lines) {
 			if _, err := o.ChangeLines(order.ChangeOrderLines{ID: o.ID, Lines: lines}, now); err != nil {
 				return err
 			}

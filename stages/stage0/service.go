@@ -138,22 +138,11 @@ func (s *Service) Update(ctx context.Context, id order.ID, change func(o *order.
 		if o.Version == r.Version {
 			return nil
 		}
-		return Save(ctx, tx, o, r.Version, !sameLines(r.Domain().Lines, o.Lines))
+		return Save(ctx, tx, o, r.Version, !order.SameLines(r.Domain().Lines, o.Lines))
 	})
 	return out, err
 }
 
-func sameLines(a, b []order.Line) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 // Delete deletes an order that the rules allow deleting.
 func (s *Service) Delete(ctx context.Context, id order.ID, expectedVersion int) (*order.Order, error) {

@@ -15,6 +15,10 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/sqlstore"
+	"github.com/staircase/staircase/migrations"
 )
 
 // EnvPostgres names the variable that holds the PostgreSQL server URL.
@@ -78,4 +82,36 @@ func Postgres(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// Open returns a new database on backend b with one side's migrations
+// applied, closed when the test ends.
+func Open(t testing.TB, b Backend, side migrations.Side) *bun.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, b.URL(t), SQLitePath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := sqlstore.Migrate(ctx, db, side); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// DB is a test database and the backend it runs on.
+type DB struct {
+	Name string
+	*bun.DB
+}
+
+// OpenAll returns a migrated database of one side on every backend.
+func OpenAll(t testing.TB, side migrations.Side) []DB {
+	t.Helper()
+	var dbs []DB
+	for _, b := range Backends() {
+		dbs = append(dbs, DB{Name: b.Name, DB: Open(t, b, side)})
+	}
+	return dbs
 }

@@ -115,7 +115,7 @@ func (r *Repository) Update(ctx context.Context, id order.ID, change func(ctx co
 		if _, deleted := events[len(events)-1].Payload.(order.OrderDeleted); deleted {
 			err = stage0.Remove(ctx, tx, id, from)
 		} else {
-			err = stage0.Save(ctx, tx, o, from, !sameLines(before, o.Lines))
+			err = stage0.Save(ctx, tx, o, from, !order.SameLines(before, o.Lines))
 		}
 		if err != nil {
 			return err
@@ -141,14 +141,3 @@ func (r *Repository) record(ctx context.Context, tx bun.Tx, events []order.Event
 	return r.log(ctx, tx, events)
 }
 
-func sameLines(a, b []order.Line) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

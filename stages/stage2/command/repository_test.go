@@ -10,9 +10,10 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/sqlstore/sqltest"
+	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage0"
 	"github.com/staircase/staircase/stages/stage2/command"
-	"github.com/staircase/staircase/stages/stage2/internal/testdb"
 )
 
 func placeCmd() order.PlaceOrder {
@@ -31,7 +32,7 @@ func place(t *testing.T, h *command.Handlers) order.ID {
 }
 
 func TestRepository(t *testing.T) {
-	for _, db := range testdb.All(t) {
+	for _, db := range sqltest.OpenAll(t, migrations.Write) {
 		t.Run(db.Name, func(t *testing.T) {
 			t.Run("two_writers_of_the_same_version_one_wins", func(t *testing.T) {
 				testTwoWriters(t, db.DB)

@@ -7,8 +7,9 @@ import (
 	"testing"
 
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/sqlstore/sqltest"
+	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage0"
-	"github.com/staircase/staircase/stages/stage2/internal/testdb"
 	"github.com/staircase/staircase/stages/stage2/query"
 )
 
@@ -16,7 +17,7 @@ import (
 // stage 0 and checks that the read views give every screen the same answer
 // that stage 0 computes from its rows.
 func TestReadModelAnswersAsTheWriteModelDoes(t *testing.T) {
-	for _, db := range testdb.All(t) {
+	for _, db := range sqltest.OpenAll(t, migrations.Write) {
 		t.Run(db.Name, func(t *testing.T) {
 			ctx := context.Background()
 			crud := stage0.New(db.DB)

@@ -22,20 +22,6 @@ import (
 	"github.com/staircase/staircase/stages/stage3/changelog"
 )
 
-func open(t testing.TB, b sqltest.Backend) *bun.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, b.URL(t), sqltest.SQLitePath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := sqlstore.Migrate(ctx, db, migrations.Write); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 // life returns n events of a new order: placed, then lines changed.
 func life(n int) []order.Event {
 	id := order.NewID()
@@ -127,7 +113,7 @@ func TestChangeLog(t *testing.T) {
 				{"concurrent_writers_reader_sees_every_event_once", testConcurrent},
 			}
 			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t, b)) })
+				t.Run(tc.name, func(t *testing.T) { tc.run(t, sqltest.Open(t, b, migrations.Write)) })
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
+	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 )
 
@@ -13,7 +14,7 @@ import (
 // seq 2 and commits. A reader that took B now would move its position past
 // A's row and never see it. Read must hold B back until A has ended.
 func TestPostgresReadNeverSkipsAnOpenTransaction(t *testing.T) {
-	db := open(t, sqltest.Backend{Name: "postgres", URL: sqltest.Postgres})
+	db := sqltest.Open(t, sqltest.Backend{Name: "postgres", URL: sqltest.Postgres}, migrations.Write)
 	ctx := context.Background()
 	a, b := life(1), life(1)
 

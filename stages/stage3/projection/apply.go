@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -246,31 +245,6 @@ func linesAndTotal(o *order.Order) string {
 	if len(o.Lines) == 1 {
 		n = "1 line"
 	}
-	return n + ", " + money(o.TotalCents(), o.Currency)
+	return n + ", " + order.FormatMoney(o.TotalCents(), o.Currency)
 }
 
-// money formats cents in a currency as the UI does: "$1,234.50".
-func money(cents int64, currency string) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	whole := strconv.FormatInt(cents/100, 10)
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	amount := fmt.Sprintf("%s.%02d", b.String(), cents%100)
-	switch currency {
-	case "USD":
-		return sign + "$" + amount
-	case "EUR":
-		return sign + "€" + amount
-	case "GBP":
-		return sign + "£" + amount
-	}
-	return sign + amount + " " + currency
-}

@@ -12,7 +12,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage3/projection"
@@ -25,23 +24,8 @@ func backends(t *testing.T, f func(t *testing.T, b sqltest.Backend)) {
 	}
 }
 
-// openDB returns a new database on backend b, migrated for side.
-func openDB(t testing.TB, b sqltest.Backend, side migrations.Side) *bun.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, b.URL(t), sqltest.SQLitePath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := sqlstore.Migrate(ctx, db, side); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
-func openRead(t testing.TB, b sqltest.Backend) *bun.DB  { return openDB(t, b, migrations.Read) }
-func openWrite(t testing.TB, b sqltest.Backend) *bun.DB { return openDB(t, b, migrations.Write) }
+func openRead(t testing.TB, b sqltest.Backend) *bun.DB  { return sqltest.Open(t, b, migrations.Read) }
+func openWrite(t testing.TB, b sqltest.Backend) *bun.DB { return sqltest.Open(t, b, migrations.Write) }
 
 // life makes the events of n orders through the domain, each with a few
 // changes after its placement, deterministically from seed. Some orders end
