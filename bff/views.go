@@ -9,7 +9,6 @@ import (
 	"github.com/staircase/staircase/web"
 )
 
-
 // moneyList formats amounts in several currencies, largest first.
 func moneyList(m order.Money) string {
 	if len(m) == 0 {

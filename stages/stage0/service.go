@@ -143,7 +143,6 @@ func (s *Service) Update(ctx context.Context, id order.ID, change func(o *order.
 	return out, err
 }
 
-
 // Delete deletes an order that the rules allow deleting.
 func (s *Service) Delete(ctx context.Context, id order.ID, expectedVersion int) (*order.Order, error) {
 	var out *order.Order

@@ -140,4 +140,3 @@ func (r *Repository) record(ctx context.Context, tx bun.Tx, events []order.Event
 	}
 	return r.log(ctx, tx, events)
 }
-

@@ -247,4 +247,3 @@ func linesAndTotal(o *order.Order) string {
 	}
 	return n + ", " + order.FormatMoney(o.TotalCents(), o.Currency)
 }
-
