@@ -32,8 +32,16 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$'))" || (gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$'); exit 1)
 	$(GO) vet ./...
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Benchmarks (internal/bench), each starting the app in process: first the
+# stages side by side (PlaceOrder, ListOrders; -count 5 for benchstat), then
+# stage 3's projection lag at steady rates and a rebuild of 100k events,
+# once each. The raw output goes to $(BENCH_OUT); the report shows each stage
+# as a ratio to stage 0 and fails if a benchmark did.
+BENCH_OUT ?= bin/bench.txt
+bench: build
+	$(GO) test -run '^$$' -bench 'PlaceOrder|ListOrders' -benchtime 1s -count 5 -benchmem -timeout 30m ./internal/bench | tee $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench 'ProjectionLag|Rebuild100k' -benchtime 1x -timeout 30m ./internal/bench | tee -a $(BENCH_OUT)
+	$(BIN) bench report $(BENCH_OUT)
 
 clean:
 	rm -rf bin

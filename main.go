@@ -46,6 +46,9 @@ const usage = `usage: staircase <command> [flags]
 commands:
   serve     start the app (embedded SQLite by default)
   migrate   up | status: apply or list the database migrations
+  dlq       list | show ID | replay (ID|--all) [--dry-run]: stage 3's error log
+  rebuild   rebuild stage 3's read database from the database of record, with a progress bar
+  bench     put load on a running Staircase and report; bench report summarises 'make bench'
 
 Run 'staircase <command> -h' for the flags of a command.
 `
@@ -60,6 +63,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], stdout, stderr)
+	case "dlq":
+		return dlqCmd(ctx, args[1:], stdout, stderr)
+	case "rebuild":
+		return rebuildCmd(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -93,6 +102,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("STAIRCASE_STAGE: %w", err)
 	}
 	fs.IntVar(&cfg.Stage, "stage", stage, "stage active at start-up: 0, 1, 2 or 3 (env STAIRCASE_STAGE)")
+	fs.StringVar(&cfg.CommandBus, "command-bus", env("STAIRCASE_COMMAND_BUS", "sync"), "stage 3's command bus: sync (apply in the request) or async (queue, answer 202 Accepted) (env STAIRCASE_COMMAND_BUS)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", env("STAIRCASE_NATS_URL", ""), "external NATS JetStream server, e.g. nats://127.0.0.1:4222; empty runs one in-process with its store in the data dir (env STAIRCASE_NATS_URL)")
 	// Several Staircases sharing one NATS server (tests, demos) keep their
 	// streams apart with a prefix; a deployment leaves it empty.
@@ -100,6 +110,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	commonFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cfg.CommandBus != "sync" && cfg.CommandBus != "async" {
+		return fmt.Errorf("--command-bus must be sync or async, not %q", cfg.CommandBus)
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.Source = stageSource

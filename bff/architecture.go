@@ -29,6 +29,7 @@ func (s *Server) architecturePage(c *fiber.Ctx) error {
 		n = k
 	}
 	a := s.architecture(n, active)
+	s.rebuildPanel(c, &a)
 	title := "Architecture"
 	if n != active {
 		title = "Architecture · stage " + strconv.Itoa(n) + " preview"

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
@@ -30,6 +31,7 @@ func (s *Server) pageRoutes(r fiber.Router) {
 	r.Get("/architecture", s.architecturePage)
 	r.Get("/architecture/source", s.sourcePage)
 	r.Post("/stage", s.switchStage)
+	s.adminPageRoutes(r)
 }
 
 // stage returns the stage the request started on, and its number.
@@ -65,6 +67,16 @@ var flashes = map[string]string{
 	"delete":    "Order deleted.",
 	"stage":     "Stage switched.",
 	"unchanged": "Nothing to change.",
+	"accepted":  "Accepted — it will be applied shortly.",
+}
+
+// doneFor is the flash of a command that succeeded: what it did, or, when
+// it was only queued (stage 3's async command bus), that it was accepted.
+func doneFor(action string, ack order.Ack) string {
+	if ack.Accepted {
+		return "accepted"
+	}
+	return action
 }
 
 func (s *Server) ordersPage(c *fiber.Ctx) error {
@@ -85,6 +97,7 @@ func (s *Server) ordersPage(c *fiber.Ctx) error {
 	for _, o := range page.Orders {
 		vm.Rows = append(vm.Rows, summaryRow(o))
 	}
+	s.freshenList(c.UserContext(), st, &vm, q, c.Query("placed"), urlVersion(c.Query("v")))
 	vm.Source = sourceText(page.Source, n, 0)
 	link := func(after string) string {
 		v := url.Values{}
@@ -155,7 +168,8 @@ func (s *Server) placeOrder(c *fiber.Ctx) error {
 		}
 		return s.formError(c, f, false)
 	}
-	return c.Redirect("/orders?done=placed&placed="+ack.ID.String(), http.StatusSeeOther)
+	s.writes.record(ack.ID, ackVersion(ack), placedOrder(cmd, time.Now()))
+	return c.Redirect("/orders?done="+doneFor("placed", ack)+"&placed="+ack.ID.String()+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 }
 
 // formError re-renders the order form with its messages, keeping the input.
@@ -182,11 +196,21 @@ func (s *Server) loadDetail(c *fiber.Ctx) (order.Detail, error) {
 
 func (s *Server) orderPage(c *fiber.Ctx) error {
 	d, err := s.loadDetail(c)
+	n, _ := s.stage(c)
+	if order.ErrorCode(err) == order.ENOTFOUND {
+		// Placed here a moment ago, and not on the read side yet?
+		if id, perr := order.ParseID(c.Params("id")); perr == nil {
+			if v, ok := s.pendingDetail(id, n); ok {
+				return s.render(c, http.StatusOK, web.OrderDetailPage(s.chrome(c, "Order "+shortID(id), "orders"), v))
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
-	n, _ := s.stage(c)
-	return s.render(c, http.StatusOK, web.OrderDetailPage(s.chrome(c, "Order "+shortID(d.ID), "orders"), detailView(d, n)))
+	v := detailView(d, n)
+	s.freshenDetail(&v, d, urlVersion(c.Query("v")))
+	return s.render(c, http.StatusOK, web.OrderDetailPage(s.chrome(c, "Order "+shortID(d.ID), "orders"), v))
 }
 
 func (s *Server) editLinesPage(c *fiber.Ctx) error {
@@ -224,10 +248,11 @@ func (s *Server) changeLines(c *fiber.Ctx) error {
 		}
 		return s.formError(c, f, true)
 	}
-	_, err = st.ChangeOrderLines(c.UserContext(), order.ChangeOrderLines{ID: id, Lines: f.lines, ExpectedVersion: expected})
+	ack, err := st.ChangeOrderLines(c.UserContext(), order.ChangeOrderLines{ID: id, Lines: f.lines, ExpectedVersion: expected})
 	switch order.ErrorCode(err) {
 	case "":
-		return c.Redirect(orderURL(id)+"?done=lines", http.StatusSeeOther)
+		s.writes.record(id, ackVersion(ack), nil)
+		return c.Redirect(orderURL(id)+"?done="+doneFor("lines", ack)+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 	case order.EINVALID:
 		f.view.FormError = f.addDomainErrors(err)
 		return s.formError(c, f, true)
@@ -246,22 +271,24 @@ func (s *Server) orderAction(c *fiber.Ctx) error {
 	expected, _ := strconv.Atoi(c.FormValue("expected_version"))
 	ctx := c.UserContext()
 	action := c.Params("action")
+	var ack order.Ack
 	switch action {
 	case "ship":
-		_, err = st.ShipOrder(ctx, order.ShipOrder{ID: id, ExpectedVersion: expected})
+		ack, err = st.ShipOrder(ctx, order.ShipOrder{ID: id, ExpectedVersion: expected})
 	case "deliver":
-		_, err = st.DeliverOrder(ctx, order.DeliverOrder{ID: id, ExpectedVersion: expected})
+		ack, err = st.DeliverOrder(ctx, order.DeliverOrder{ID: id, ExpectedVersion: expected})
 	case "cancel":
-		_, err = st.CancelOrder(ctx, order.CancelOrder{ID: id, Reason: c.FormValue("reason"), ExpectedVersion: expected})
+		ack, err = st.CancelOrder(ctx, order.CancelOrder{ID: id, Reason: c.FormValue("reason"), ExpectedVersion: expected})
 	case "delete":
-		_, err = st.DeleteOrder(ctx, order.DeleteOrder{ID: id, ExpectedVersion: expected})
+		ack, err = st.DeleteOrder(ctx, order.DeleteOrder{ID: id, ExpectedVersion: expected})
 	}
 	switch order.ErrorCode(err) {
 	case "":
+		s.writes.record(id, ackVersion(ack), nil)
 		if action == "delete" {
-			return c.Redirect("/orders?done=delete", http.StatusSeeOther)
+			return c.Redirect("/orders?done="+doneFor("delete", ack), http.StatusSeeOther)
 		}
-		return c.Redirect(orderURL(id)+"?done="+action, http.StatusSeeOther)
+		return c.Redirect(orderURL(id)+"?done="+doneFor(action, ack)+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 	case order.ECONFLICT, order.EINVALID:
 		return s.conflict(c, id, err)
 	}
@@ -306,6 +333,11 @@ func (s *Server) switchStage(c *fiber.Ctx) error {
 	n, err := strconv.Atoi(c.FormValue("stage"))
 	if err != nil {
 		return fiber.NewError(http.StatusUnprocessableEntity, "choose a stage")
+	}
+	// A stage whose read database must be rebuilt first is entered in the
+	// background, with a page that follows it (rebuild.go).
+	if started, err := s.enterInBackground(c, n); started || err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), switchTimeout)
 	defer cancel()

@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/staircase/staircase/internal/httpapi"
+	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/web"
 )
 
@@ -34,6 +35,12 @@ type Config struct {
 	// Source is the source files of the stages, for the architecture page;
 	// nil hides the source links.
 	Source fs.FS
+	// Metrics is the process's registry that GET /metrics serves and
+	// that counts the responses; nil gives the BFF one of its own.
+	Metrics *metrics.Registry
+	// ErrorLog is stage 3's error log, for the admin API and page
+	// (admin.go); nil answers them 404.
+	ErrorLog ErrorLog
 }
 
 // ContentSecurityPolicy is the policy every response carries: scripts,
@@ -48,6 +55,11 @@ type Server struct {
 	apis   map[int]*fiber.App
 	log    *slog.Logger
 	health func(ctx context.Context) error
+	// writes and live: freshness of what the UI wrote (freshness.go, sse.go).
+	writes *writes
+	live   liveTiming
+	// rebuilds is the read database's rebuild job (rebuild.go).
+	rebuilds rebuildJobs
 }
 
 const (
@@ -70,6 +82,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.WriteTimeout = 60 * time.Second
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}}
+	s.writes, s.live = newWrites(writeTTL, maxWrites), defaultLiveTiming(cfg.WriteTimeout)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "staircase",
 		BodyLimit:             httpapi.MaxBody,
@@ -95,6 +108,7 @@ func (s *Server) routes() {
 		s.log.ErrorContext(c.UserContext(), "panic", "method", c.Method(), "path", c.Path(), "panic", e)
 	}}))
 	app.Use(requestid.New())
+	s.metricsRoutes(app)
 	app.Use(s.accessLog)
 	app.Use(helmet.New(helmet.Config{
 		ContentSecurityPolicy:     ContentSecurityPolicy,
@@ -115,6 +129,7 @@ func (s *Server) routes() {
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(web.Static), PathPrefix: "static", MaxAge: 3600}))
 
 	api := app.Group("/api", s.apiGuard)
+	s.adminAPIRoutes(api) // before the stage's API: it answers in every stage
 	api.All("/*", s.dispatchAPI)
 
 	ui := app.Group("", csrf.New(csrf.Config{
@@ -129,6 +144,8 @@ func (s *Server) routes() {
 		},
 	}))
 	s.pageRoutes(ui)
+	s.liveRoutes(ui)
+	s.rebuildRoutes(ui)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }
 
@@ -215,10 +232,16 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	// Body() would read a streamed body (server-sent events) to its end
+	// here; a stream's length is its Content-Length, or -1.
+	size := c.Response().Header.ContentLength()
+	if !c.Response().IsBodyStream() {
+		size = len(c.Response().Body())
+	}
 	s.log.Log(c.UserContext(), level, "request",
 		"method", c.Method(), "path", c.Path(), "status", status,
 		"duration_ms", float64(time.Since(start).Microseconds())/1000,
-		"bytes", len(c.Response().Body()), "request_id", c.GetRespHeader(fiber.HeaderXRequestID),
+		"bytes", size, "request_id", c.GetRespHeader(fiber.HeaderXRequestID),
 		"stage", c.Locals(localStage), "ip", c.IP())
 	return nil
 }

@@ -17,6 +17,37 @@ type Architecture struct {
 	// Tabs link to every stage's diagram, available or not.
 	Tabs    []ArchitectureTab
 	Diagram Diagram
+	// Rebuild is stage 3's read database rebuild control; nil hides it.
+	Rebuild *RebuildPanel
+}
+
+// RebuildPanel is the rebuild control on stage 3's architecture page: a button that rebuilds
+// the read database from the database of record, and the progress of the running or last
+// rebuild.
+type RebuildPanel struct {
+	CSRFToken string
+	// Job is the running or last rebuild; nil if there was none.
+	Job *RebuildProgress
+	// Message is shown beside the button, e.g. why a rebuild could not start.
+	Message string
+}
+
+// Running tells whether a rebuild runs now: the button is then replaced by its progress.
+func (p RebuildPanel) Running() bool { return p.Job != nil && !p.Job.Finished }
+
+// RebuildProgress is a rebuild as the UI shows it, live over server-sent events while it runs.
+type RebuildProgress struct {
+	// EventsURL is the stream of progress updates while it runs; empty once it finished.
+	EventsURL string
+	// Value of Max (1000) is how far it is, for a <progress> element (no inline styles).
+	Value, Max int
+	// Text says where it is: "Replaying events 1200/5000 (3100/s)"; once finished, the
+	// summary or what went wrong.
+	Text             string
+	Finished, Failed bool
+	// NextURL is the page to go on to when it finished (after a stage switch that needed a
+	// rebuild), with NextLabel as the link's text.
+	NextURL, NextLabel string
 }
 
 // Preview tells whether the page shows another stage than the active one.

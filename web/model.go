@@ -49,6 +49,9 @@ type OrdersList struct {
 	Source string
 	// HighlightID is the ID of a row to highlight (an order just placed).
 	HighlightID string
+	// LiveURL, when set, is the server-sent events stream that replaces the rows with a
+	// LiveEvent once the read side catches up; empty opens no connection.
+	LiveURL string
 }
 
 // OrderRow is one row of the orders table.
@@ -67,6 +70,9 @@ type OrderRow struct {
 	Pending bool
 	// Syncing marks an order whose read-side copy is behind.
 	Syncing bool
+	// LiveEvent, when set, names the server-sent event (on the list's LiveURL) whose data
+	// replaces this row.
+	LiveEvent string
 }
 
 // OrderForm is the new-order form and, with EditLinesOnly, the change-lines form.
@@ -123,6 +129,12 @@ type OrderDetail struct {
 	CanChangeLines, CanShip, CanDeliver, CanCancel, CanDelete bool
 	// History is hidden when empty.
 	History []HistoryEntry
+	// Syncing, when set, is a banner saying the read side still shows an older version than
+	// the one just saved.
+	Syncing string
+	// LiveURL, when set, is the server-sent events stream whose event LiveEvent replaces the
+	// order's view once the read side catches up; empty opens no connection.
+	LiveURL, LiveEvent string
 }
 
 // LineView is one order line, formatted.

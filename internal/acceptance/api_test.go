@@ -134,6 +134,9 @@ type summary struct {
 
 func (a cqrsAPI) command(name string, body any) result {
 	r := a.e.json(http.MethodPost, "/api/commands/"+name, body)
+	if r.status == http.StatusAccepted {
+		return a.awaitCommand(name, r)
+	}
 	res := result{response: r}
 	if res.ok() {
 		etag := strings.Trim(r.header.Get("ETag"), `"`)

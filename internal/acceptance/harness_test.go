@@ -35,26 +35,39 @@ type env struct {
 	api     stageAPI
 	stage   int
 	backend string
+	// async: stage 3 queues commands on its command bus (202 Accepted).
+	async bool
 }
 
 // stages lists the stages the suite runs against, each with its adapter.
 var stages = []struct {
-	n   int
-	api func(e *env) stageAPI
+	n    int
+	name string            // the subtest's name: "stage" + name ("3-async"), or n
+	cfg  func(*app.Config) // what the stage's variant changes in the app's config
+	api  func(e *env) stageAPI
 }{
-	{0, func(e *env) stageAPI { return crudAPI{e} }},
-	{1, func(e *env) stageAPI { return cqrsAPI{e} }},
-	{2, func(e *env) stageAPI { return cqrsAPI{e} }},
-	{3, func(e *env) stageAPI { return cqrsAPI{e} }},
+	{n: 0, api: func(e *env) stageAPI { return crudAPI{e} }},
+	{n: 1, api: func(e *env) stageAPI { return cqrsAPI{e} }},
+	{n: 2, api: func(e *env) stageAPI { return cqrsAPI{e} }},
+	{n: 3, api: func(e *env) stageAPI { return cqrsAPI{e} }},
+	{n: 3, name: "3-async", cfg: func(c *app.Config) { c.CommandBus = "async" }, api: func(e *env) stageAPI { return cqrsAPI{e} }},
 }
 
 // forEachStage runs f as a subtest per stage and database backend.
 func forEachStage(t *testing.T, f func(t *testing.T, e *env)) {
 	for _, st := range stages {
 		for _, b := range sqltest.Backends() {
-			t.Run("stage"+string(rune('0'+st.n))+"/"+b.Name, func(t *testing.T) {
+			name := st.name
+			if name == "" {
+				name = string(rune('0' + st.n))
+			}
+			t.Run("stage"+name+"/"+b.Name, func(t *testing.T) {
 				t.Parallel()
-				e := start(t, app.Config{Stage: st.n, WriteDB: b.URL(t)})
+				cfg := app.Config{Stage: st.n, WriteDB: b.URL(t)}
+				if st.cfg != nil {
+					st.cfg(&cfg)
+				}
+				e := start(t, cfg)
 				e.backend = b.Name
 				e.api = st.api(e)
 				f(t, e)
@@ -95,7 +108,7 @@ func start(t *testing.T, cfg app.Config) *env {
 	})
 	jar, _ := cookiejar.New(nil)
 	return &env{
-		t: t, base: "http://" + ln.Addr().String(), app: a, stage: cfg.Stage,
+		t: t, base: "http://" + ln.Addr().String(), app: a, stage: cfg.Stage, async: cfg.CommandBus == "async",
 		client: &http.Client{Timeout: 30 * time.Second, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/staircase/staircase/bff"
 	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage0"
@@ -44,6 +45,12 @@ type Config struct {
 	// Source holds the stages' source (a folder "stages"), for the
 	// architecture page; nil hides it.
 	Source fs.FS
+	// CommandBus is stage 3's command bus: "sync" (default: commands apply
+	// in the request) or "async" (queued, answered 202 Accepted).
+	CommandBus string
+	// ProjectorRetries is how often stage 3's projector retries an event
+	// before parking it in the error log; 0 gives stage 3's default.
+	ProjectorRetries int
 }
 
 func (c *Config) setDefaults() {
@@ -64,6 +71,9 @@ func (c Config) Validate() error {
 	if c.Stage < 0 || c.Stage > 3 {
 		errs = append(errs, fmt.Errorf("stage must be 0, 1, 2 or 3, not %d", c.Stage))
 	}
+	if c.CommandBus != "" && c.CommandBus != stage3.CommandBusSync && c.CommandBus != stage3.CommandBusAsync {
+		errs = append(errs, fmt.Errorf("command bus must be %s or %s, not %q", stage3.CommandBusSync, stage3.CommandBusAsync, c.CommandBus))
+	}
 	return errors.Join(errs...)
 }
 
@@ -83,6 +93,8 @@ type App struct {
 	WriteDB *bun.DB
 	Switch  *bff.Switch
 	Server  *bff.Server
+	// Metrics is this process's registry, served at /metrics.
+	Metrics *metrics.Registry
 }
 
 // OpenWrite opens and migrates the write database.
@@ -119,7 +131,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg}
+	a := &App{cfg: cfg, Metrics: metrics.NewRegistry()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -143,6 +155,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if a.Stage3, err = stage3.New(stage3.Config{
 		Write: a.WriteDB, Read: a.ReadDB, NATS: a.NATS, Namespace: cfg.BusNamespace, Logger: cfg.Logger,
+		CommandBus: cfg.CommandBus,
+		Retries:    cfg.ProjectorRetries,
+		Metrics:    a.Metrics,
 	}); err != nil {
 		return nil, err
 	}
@@ -169,7 +184,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Health: func(ctx context.Context) error {
 			return errors.Join(a.WriteDB.PingContext(ctx), a.ReadDB.PingContext(ctx))
 		},
-		Source: cfg.Source,
+		Source:   cfg.Source,
+		Metrics:  a.Metrics,
+		ErrorLog: errorLogPort{a.Stage3.ErrorLog()},
 	})
 	if err != nil {
 		return nil, err

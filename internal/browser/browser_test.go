@@ -152,7 +152,7 @@ func TestPlaceOrderWithTwoLinesShowsInListWithoutReload(t *testing.T) {
 
 		tb.click(`[data-testid=action-ship]`)
 		tb.waitText(detailBadge, "Shipped")
-		tb.waitLocation(`^/orders/` + id + `\?done=ship$`)
+		tb.waitLocation(`^/orders/` + id + `\?done=ship&v=2$`)
 		tb.expectText(flash, "Order shipped.")
 		if tb.count(`[data-testid=action-ship]`) != 0 {
 			t.Error("a shipped order still offers Ship")
@@ -162,7 +162,7 @@ func TestPlaceOrderWithTwoLinesShowsInListWithoutReload(t *testing.T) {
 
 		tb.click(`[data-testid=action-deliver]`)
 		tb.waitText(detailBadge, "Delivered")
-		tb.waitLocation(`^/orders/` + id + `\?done=deliver$`)
+		tb.waitLocation(`^/orders/` + id + `\?done=deliver&v=3$`)
 		tb.expectText(flash, "Order marked delivered.")
 		if tb.count(`[data-testid=actions]`) != 0 {
 			t.Error("a delivered order still offers actions")
@@ -171,7 +171,7 @@ func TestPlaceOrderWithTwoLinesShowsInListWithoutReload(t *testing.T) {
 		tb.shot("06-delivered")
 
 		tb.back()
-		tb.waitLocation(`^/orders/` + id + `\?done=ship$`)
+		tb.waitLocation(`^/orders/` + id + `\?done=ship&v=2$`)
 		tb.waitText(detailBadge, "Shipped")
 		tb.expectText(flash, "Order shipped.")
 		tb.checkNoReload("after Back")

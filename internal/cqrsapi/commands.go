@@ -12,8 +12,10 @@ import (
 
 // CommandRoutes mounts the modify API: POST /api/commands/{name}, one name
 // per command. A command answers 204 No Content (201 Created with the new
-// order's key for place-order, 202 Accepted when it was only queued) with
-// the order's new version as a strong ETag, or a problem.
+// order's key for place-order) with the order's new version as a strong
+// ETag, or a problem; or, when it was only queued, 202 Accepted with the
+// order's key and the command's ID, and as Location the command's status
+// (GET /api/queries/commands/{id}).
 func CommandRoutes(r fiber.Router, cmds Commands) {
 	r.Post("/api/commands/:name", func(c *fiber.Ctx) error { return command(c, cmds) })
 }
@@ -62,13 +64,12 @@ func command(c *fiber.Ctx, cmds Commands) error {
 		if ack, err = cmds.PlaceOrder(ctx, cmd); err != nil {
 			return err
 		}
-		c.Location("/api/queries/orders/" + ack.ID.String())
-		status := http.StatusCreated
 		if ack.Accepted {
-			status = http.StatusAccepted
+			return answerAccepted(c, ack)
 		}
+		c.Location("/api/queries/orders/" + ack.ID.String())
 		setVersion(c, ack)
-		return c.Status(status).JSON(created{ID: ack.ID.String()})
+		return c.Status(http.StatusCreated).JSON(created{ID: ack.ID.String()})
 	case "change-order-lines":
 		var req changeLinesRequest
 		id, err := decode(body, &req, &req.ID)
@@ -118,10 +119,10 @@ func command(c *fiber.Ctx, cmds Commands) error {
 	default:
 		return order.Errorf(order.ENOTFOUND, "there is no command named %q: try place-order, change-order-lines, ship-order, deliver-order, cancel-order or delete-order", name)
 	}
-	setVersion(c, ack)
 	if ack.Accepted {
-		return c.SendStatus(http.StatusAccepted)
+		return answerAccepted(c, ack)
 	}
+	setVersion(c, ack)
 	return c.SendStatus(http.StatusNoContent)
 }
 

@@ -31,9 +31,13 @@ type Queries interface {
 	Dashboard(ctx context.Context) (order.Dashboard, error)
 }
 
-// Routes mounts both APIs on r. Handlers return errors; the router's error
+// Routes mounts both APIs on r, and the status of queued commands when qs
+// can tell it (CommandStatuses). Handlers return errors; the router's error
 // handler renders them (httpapi.WriteProblem).
 func Routes(r fiber.Router, cmds Commands, qs Queries) {
 	CommandRoutes(r, cmds)
 	QueryRoutes(r, qs)
+	if cs, ok := qs.(CommandStatuses); ok {
+		CommandStatusRoute(r, cs)
+	}
 }

@@ -50,4 +50,7 @@ type Ack struct {
 	ID       ID
 	Version  int
 	Accepted bool
+	// CommandID names a queued command (Accepted), so that its caller can
+	// ask whether it was applied or rejected.
+	CommandID string
 }

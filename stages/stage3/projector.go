@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/uptrace/bun"
 
+	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/projection"
@@ -33,10 +34,13 @@ type Projector struct {
 	// applied is called after each event that changed the read side.
 	applied func(e order.Event)
 	retries int
+	// metrics count the outcomes for /metrics (metrics.go).
+	metrics stageMetrics
 }
 
 // handle applies one event message.
 func (p *Projector) handle(msg *message.Message) error {
+	countAttempt(msg)
 	e, err := changelog.Unmarshal(msg.Payload)
 	if err != nil {
 		// A message no version of this code can read: retrying will not
@@ -55,6 +59,7 @@ func (p *Projector) handle(msg *message.Message) error {
 			return err
 		}
 		p.log.WarnContext(ctx, "projector: event held behind a parked one", "order", e.OrderID, "version", e.OrderVersion)
+		p.metrics.held.Inc()
 		return nil
 	}
 	outcome, err := projection.Apply(ctx, p.read, projection.Live, e)
@@ -63,6 +68,7 @@ func (p *Projector) handle(msg *message.Message) error {
 		// changed while another stage was active. Then the database of
 		// record's row is the truth to sync from.
 		if synced, serr := p.syncFromRecord(ctx, e); serr != nil || !synced {
+			p.metrics.gapRetries.Inc()
 			return err
 		}
 		outcome, err = projection.Apply(ctx, p.read, projection.Live, e)
@@ -70,6 +76,7 @@ func (p *Projector) handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
+	p.metrics.outcome(outcome, e)
 	if outcome == projection.OutcomeApplied && p.applied != nil {
 		p.applied(e)
 	}
@@ -81,6 +88,13 @@ func (p *Projector) handle(msg *message.Message) error {
 func (p *Projector) syncFromRecord(ctx context.Context, e order.Event) (bool, error) {
 	history, err := changelog.ForOrder(ctx, p.write, e.OrderID)
 	if err != nil {
+		return false, err
+	}
+	// Only a record that has come as far as e can fill the gap before it.
+	// An order the record does not know (or knows at a lower version) has
+	// a true gap: syncing would hide it, or mark the order deleted.
+	recorded, found, err := recordedVersion(ctx, p.write, e.OrderID, history)
+	if err != nil || !found || recorded < e.OrderVersion {
 		return false, err
 	}
 	have := map[int]bool{}
@@ -104,23 +118,20 @@ var errUnreadable = errors.New("unreadable event")
 // errorLog is the poison queue's publisher: a message that failed all its
 // retries is parked in the read database's error log instead of a topic.
 type errorLog struct {
-	read *bun.DB
-	log  *slog.Logger
+	read   *bun.DB
+	log    *slog.Logger
+	parked *metrics.Counter
 }
 
 func (l errorLog) Publish(_ string, msgs ...*message.Message) error {
 	for _, m := range msgs {
-		ctx := context.Background()
-		e, err := changelog.Unmarshal(m.Payload)
+		e, err := park(context.Background(), l.read, m)
 		if err != nil {
-			l.log.Error("projector: unreadable event cannot be parked", "message", m.UUID, "err", err)
-			continue
+			return err // the message is nacked and comes again
 		}
-		cause := errors.New(m.Metadata.Get(middleware.ReasonForPoisonedKey))
-		if err := projection.Park(ctx, l.read, e, m.Payload, cause, 0); err != nil {
-			return err
-		}
-		l.log.Error("projector: event parked in the error log", "order", e.OrderID, "version", e.OrderVersion, "type", e.Type, "err", cause)
+		l.parked.Inc()
+		l.log.Error("projector: event parked in the error log", "order", e.OrderID, "version", e.OrderVersion, "type", e.Type,
+			"attempts", attemptsOf(m), "err", m.Metadata.Get(middleware.ReasonForPoisonedKey))
 	}
 	return nil
 }
@@ -133,7 +144,11 @@ func (p *Projector) router(sub message.Subscriber, topic string, logger watermil
 	if err != nil {
 		return nil, err
 	}
-	poison, err := middleware.PoisonQueue(errorLog{read: p.read, log: p.log}, "error-log")
+	// A message whose retries were cut short by shutdown has not failed:
+	// it is nacked, to come again, rather than parked.
+	poison, err := middleware.PoisonQueueWithFilter(errorLog{read: p.read, log: p.log, parked: p.metrics.parked}, "error-log", func(err error) bool {
+		return !errors.Is(err, context.Canceled)
+	})
 	if err != nil {
 		return nil, err
 	}

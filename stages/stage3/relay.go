@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/uptrace/bun"
 
+	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 )
@@ -29,6 +30,8 @@ type Relay struct {
 	wake   chan struct{}
 	log    *slog.Logger
 	onSent func(n int)
+	// published counts the events sent, for /metrics (nil: not counted).
+	published *metrics.Counter
 }
 
 // NewRelay returns a relay from the change log in db to topic.
@@ -107,6 +110,7 @@ func (r *Relay) once(ctx context.Context, pos changelog.Position) (int, changelo
 	if err := changelog.SavePosition(ctx, r.db, r.name, next); err != nil {
 		return 0, pos, fmt.Errorf("save relay position: %w", err)
 	}
+	r.published.Add(len(entries))
 	if r.onSent != nil {
 		r.onSent(len(entries))
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/staircase/staircase/internal/cqrsapi"
 	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage2/command"
 	"github.com/staircase/staircase/stages/stage3/changelog"
@@ -35,6 +36,12 @@ type Config struct {
 	// it in the error log (default 8).
 	Retries int
 	Logger  *slog.Logger
+	// CommandBus is CommandBusSync (default) or CommandBusAsync: whether
+	// commands are applied in the request or queued on the command bus.
+	CommandBus string
+	// Metrics gets the relay's and the projector's counters and the bus
+	// backlog (metrics.go); nil counts nothing.
+	Metrics *metrics.Registry
 }
 
 // Stage is stage 3 behind the BFF's ports.
@@ -49,6 +56,8 @@ type Stage struct {
 	sub       *messaging.Subscriber
 	router    *message.Router
 	topics    topics
+	cmdbus    *commandBus
+	async     bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -67,6 +76,12 @@ func New(cfg Config) (*Stage, error) {
 	if cfg.Retries == 0 {
 		cfg.Retries = 8
 	}
+	switch cfg.CommandBus {
+	case "", CommandBusSync:
+	case CommandBusAsync:
+	default:
+		return nil, fmt.Errorf("command bus must be %s or %s, not %q", CommandBusSync, CommandBusAsync, cfg.CommandBus)
+	}
 	s := &Stage{cfg: cfg, topics: topics{events: cfg.Namespace + messaging.EventsTopic, commands: cfg.Namespace + messaging.CommandsTopic}}
 	logger := watermill.NewSlogLogger(cfg.Logger.With("component", "watermill"))
 	var err error
@@ -78,11 +93,26 @@ func New(cfg Config) (*Stage, error) {
 	}
 	s.relay = NewRelay(cfg.Write, s.pub, s.topics.events, cfg.Logger.With("component", "relay"))
 	repo := command.NewRepository(cfg.Write, command.WithChangeLog(func(ctx context.Context, tx bun.Tx, events []order.Event) error {
-		return changelog.Append(ctx, tx, events)
+		if err := changelog.Append(ctx, tx, events); err != nil {
+			return err
+		}
+		return recordApplied(ctx, tx, events)
 	}), command.AfterCommit(s.relay.Wake))
 	s.Handlers = command.New(repo)
+	// The command handler runs in either mode, so that commands queued by
+	// an async instance are applied by whichever instances run.
+	if s.cmdbus, err = newCommandBus(cfg, s.Handlers, s.pub, s.topics.commands, logger); err != nil {
+		return nil, err
+	}
+	s.async = cfg.CommandBus == CommandBusAsync
 	s.ReadModel = projection.NewReadModel(cfg.Read)
 	s.projector = &Projector{write: cfg.Write, read: cfg.Read, log: cfg.Logger.With("component", "projector"), retries: cfg.Retries}
+	s.projector.metrics = newStageMetrics(cfg.Metrics)
+	s.relay.published = s.projector.metrics.published
+	registerBacklog(cfg.Metrics, cfg.NATS, []busConsumer{
+		{topic: s.topics.events, group: cfg.Namespace + messaging.ProjectorGroup},
+		{topic: s.topics.commands, group: cfg.Namespace + messaging.CommandHandlerGroup},
+	})
 	if s.router, err = s.projector.router(s.sub, s.topics.events, logger); err != nil {
 		return nil, err
 	}
@@ -92,7 +122,13 @@ func New(cfg Config) (*Stage, error) {
 // Start runs the relay and the projector until Close.
 func (s *Stage) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		if err := s.cmdbus.router.Run(ctx); err != nil {
+			s.cfg.Logger.Error("command handler stopped", "err", err)
+		}
+	}()
 	go func() {
 		defer s.wg.Done()
 		if err := s.relay.Run(ctx); err != nil {
@@ -105,12 +141,14 @@ func (s *Stage) Start(ctx context.Context) error {
 			s.cfg.Logger.Error("projector stopped", "err", err)
 		}
 	}()
-	select {
-	case <-s.router.Running():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for _, r := range []*message.Router{s.router, s.cmdbus.router} {
+		select {
+		case <-r.Running():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // Close stops the relay and the projector and waits for them.
@@ -118,23 +156,20 @@ func (s *Stage) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	err := s.router.Close()
+	err := errors.Join(s.router.Close(), s.cmdbus.close())
 	s.wg.Wait()
 	return errors.Join(err, s.pub.Close(), s.sub.Close())
 }
 
 // Routes mounts the modify API and the retrieve API: the same APIs as
 // stages 1 and 2.
-func (s *Stage) Routes(r fiber.Router) { cqrsapi.Routes(r, s.Handlers, s.ReadModel) }
+func (s *Stage) Routes(r fiber.Router) { cqrsapi.Routes(r, s, s) }
 
 // Enter brings the read database up to date with the database of record
 // before the stage becomes active: orders changed while another stage was
-// active have no events, so their rows are the truth to sync from.
+// active have no events, so their rows are the truth to sync from. A read
+// database far behind (new, dropped, restored) is rebuilt instead, the way
+// Rebuild does it (rebuild.go).
 func (s *Stage) Enter(ctx context.Context, progress func(done, total int64)) error {
-	s.projector.mu.RLock()
-	defer s.projector.mu.RUnlock()
-	if err := projection.Reconcile(ctx, s.cfg.Write, s.cfg.Read, projection.Live, progress); err != nil {
-		return fmt.Errorf("sync the read database: %w", err)
-	}
-	return nil
+	return s.enter(ctx, progress)
 }

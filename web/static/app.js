@@ -86,3 +86,16 @@
     });
   });
 })();
+
+// Rebuild of the read database (architecture page, stage switch). Its progress arrives over
+// server-sent events; when a rebuild that a stage switch started has finished, its final
+// fragment carries a [data-rebuild-next] link, and the page goes on to it.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:sseMessage", function (event) {
+    var elt = event.target;
+    if (!(elt instanceof Element)) return;
+    var next = elt.querySelector("a[data-rebuild-next]");
+    if (next) window.location.assign(next.href);
+  });
+})();

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/staircase/staircase/internal/app"
+	"github.com/staircase/staircase/stages/stage3"
+	"github.com/staircase/staircase/stages/stage3/projection"
+)
+
+// dlqStdin and dlqInteractive are where `dlq replay --all` asks for
+// confirmation, and whether someone is there to answer; variables so that
+// tests can play the operator.
+var (
+	dlqStdin       io.Reader = os.Stdin
+	dlqInteractive           = func() bool {
+		st, err := os.Stdin.Stat()
+		return err == nil && st.Mode()&os.ModeCharDevice != 0
+	}
+)
+
+const dlqUsage = `usage: staircase dlq [flags] <list|show ID|replay (ID|--all)>
+
+Stage 3's error log (dead letters): the events the projector parked after
+their retries, and the later events of the same orders held behind them.
+
+  list [--status parked|held|replayed]   the entries, oldest first
+  show ID                                one entry with its envelope
+  replay ID [--dry-run]                  apply again the parked and held events of entry ID's order
+  replay --all [--dry-run] [--yes]       the same for every order in the log; asks first
+
+A dry run changes nothing and says what would happen.
+
+flags:
+`
+
+// dlqCmd lists, shows and replays stage 3's error log, in the read
+// database given by the usual flags.
+func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	fs := flag.NewFlagSet("dlq", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, dlqUsage)
+		fs.PrintDefaults()
+	}
+	commonFlags(fs, &cfg)
+	status := fs.String("status", "", "list: only entries with this status: parked, held or replayed")
+	dry := fs.Bool("dry-run", false, "replay: change nothing, say what would happen")
+	all := fs.Bool("all", false, "replay: every order in the error log")
+	yes := fs.Bool("yes", false, "replay --all: do not ask for confirmation (needed when stdin is not a terminal)")
+	words, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(words) == 0 {
+		fs.Usage()
+		return errors.New("dlq needs list, show or replay")
+	}
+	verb, rest := words[0], words[1:]
+	var id int64
+	switch verb {
+	case "list":
+		if len(rest) > 0 {
+			return fmt.Errorf("dlq list takes no arguments, not %q", strings.Join(rest, " "))
+		}
+	case "show", "replay":
+		if verb == "replay" && *all {
+			if len(rest) > 0 {
+				return errors.New("dlq replay: give an entry ID or --all, not both")
+			}
+			break
+		}
+		if len(rest) != 1 && verb == "replay" {
+			return errors.New("dlq replay needs one entry ID, or --all")
+		}
+		if len(rest) != 1 {
+			return errors.New("dlq show needs one entry ID")
+		}
+		if id, err = strconv.ParseInt(rest[0], 10, 64); err != nil || id <= 0 {
+			return fmt.Errorf("dlq %s: %q is not an entry ID (a whole number above 0)", verb, rest[0])
+		}
+	default:
+		fs.Usage()
+		return fmt.Errorf("dlq: unknown command %q", verb)
+	}
+
+	read, err := app.OpenRead(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer read.Close()
+	log := stage3.NewErrorLog(read)
+
+	switch verb {
+	case "list":
+		entries, err := log.List(ctx, *status)
+		if err != nil {
+			return err
+		}
+		printEntries(stdout, entries)
+		return nil
+	case "show":
+		e, err := log.Entry(ctx, id)
+		if err != nil {
+			return err
+		}
+		printEntry(stdout, e)
+		return nil
+	}
+	if *all && !*dry {
+		pending, err := pendingCount(ctx, log)
+		if err != nil {
+			return err
+		}
+		if pending == 0 {
+			fmt.Fprintln(stdout, "The error log has nothing to replay.")
+			return nil
+		}
+		if !*yes {
+			if !dlqInteractive() {
+				return fmt.Errorf("replay --all would replay %d entries: pass --yes to confirm when stdin is not a terminal", pending)
+			}
+			fmt.Fprintf(stdout, "Replay %d entries? [y/N] ", pending)
+			answer, _ := bufio.NewReader(dlqStdin).ReadString('\n')
+			if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				fmt.Fprintln(stdout, "Nothing replayed.")
+				return nil
+			}
+		}
+	}
+	report, err := log.Replay(ctx, id, *dry)
+	if err != nil {
+		return err
+	}
+	printReport(stdout, report)
+	if !report.DryRun && report.Failed > 0 {
+		return fmt.Errorf("%d events still fail; they stay parked", report.Failed)
+	}
+	return nil
+}
+
+// parseInterspersed parses flags before, between and after the words, so
+// that `dlq replay 3 --dry-run` works as well as `dlq --dry-run replay 3`.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return words, nil
+		}
+		words = append(words, args[0])
+		args = args[1:]
+	}
+}
+
+func pendingCount(ctx context.Context, log *stage3.ErrorLog) (int, error) {
+	entries, err := log.List(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Status == projection.StatusParked || e.Status == projection.StatusHeld {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
+
+// printEntries prints the entries as a table, one line each.
+func printEntries(w io.Writer, entries []projection.ErrorEntry) {
+	if len(entries) == 0 {
+		fmt.Fprintln(w, "The error log is empty.")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tORDER\tVERSION\tTYPE\tATTEMPTS\tLAST FAILED (UTC)\tERROR")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%d\t%s\t%s\tv%d\t%s\t%d\t%s\t%s\n", e.ID, e.Status, e.OrderID, e.OrderVersion, e.Type, e.Attempts,
+			stamp(e.LastFailedAt), oneLine(e.Error, 80))
+	}
+	tw.Flush()
+}
+
+// printEntry prints one entry and its envelope, indented if it is JSON.
+func printEntry(w io.Writer, e projection.ErrorEntry) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, kv := range [][2]string{
+		{"Entry", strconv.FormatInt(e.ID, 10)}, {"Status", e.Status}, {"Event", e.EventID.String()},
+		{"Order", e.OrderID.String()}, {"Version", "v" + strconv.Itoa(e.OrderVersion)}, {"Type", e.Type},
+		{"Attempts", strconv.Itoa(e.Attempts)}, {"First failed", stamp(e.FirstFailedAt) + " UTC"},
+		{"Last failed", stamp(e.LastFailedAt) + " UTC"}, {"Error", e.Error},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
+	}
+	if err := stage3.Readable(e); err != nil {
+		fmt.Fprintf(tw, "Unreadable:\t%v\n", err)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "Envelope:")
+	var b bytes.Buffer
+	if json.Indent(&b, []byte(e.Envelope), "", "  ") == nil {
+		fmt.Fprintln(w, b.String())
+	} else {
+		fmt.Fprintln(w, e.Envelope)
+	}
+}
+
+// printReport prints a replay's steps and a summary line.
+func printReport(w io.Writer, r projection.ReplayReport) {
+	if len(r.Steps) == 0 {
+		fmt.Fprintln(w, "Nothing to replay.")
+		return
+	}
+	for _, s := range r.Steps {
+		fmt.Fprintf(w, "#%d  order %s  %s\n", s.EntryID, s.OrderID, s.Text)
+	}
+	what := "replayed"
+	if r.DryRun {
+		what = "dry run, nothing changed"
+	}
+	fmt.Fprintf(w, "%s: %d applied, %d skipped, %d failed, %d held\n", what, r.Applied, r.Skipped, r.Failed, r.Waiting)
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n-1] + "…"
+	}
+	return s
+}

@@ -1,0 +1,274 @@
+package stage3
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/cqrsapi"
+	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/sqlstore/sqltest"
+	"github.com/staircase/staircase/migrations"
+	"github.com/staircase/staircase/stages/stage3/changelog"
+)
+
+// busStage is a running stage 3 in async mode for the command bus tests.
+type busStage struct {
+	*Stage
+	nc    *nats.Conn
+	topic string
+}
+
+// startBusStage runs stage 3 with its command bus on backend b: on the NATS
+// server of STAIRCASE_TEST_NATS (in a namespace of its own, removed after)
+// or an embedded one.
+func startBusStage(t *testing.T, b sqltest.Backend) busStage {
+	t.Helper()
+	url, namespace := os.Getenv("STAIRCASE_TEST_NATS"), ""
+	if url == "" {
+		e, err := messaging.StartEmbedded(context.Background(), t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Shutdown)
+		url = e.URL()
+	} else {
+		r := make([]byte, 4)
+		_, _ = rand.Read(r)
+		namespace = "t" + hex.EncodeToString(r) + "-"
+	}
+	nc, err := messaging.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if namespace != "" {
+		t.Cleanup(func() {
+			js, err := jetstream.New(nc)
+			if err != nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			for _, topic := range []string{messaging.EventsTopic, messaging.CommandsTopic} {
+				_ = js.DeleteStream(ctx, messaging.StreamName(namespace+topic))
+			}
+		})
+	}
+	s, err := New(Config{
+		Write: sqltest.Open(t, b, migrations.Write), Read: sqltest.Open(t, b, migrations.Read), NATS: nc,
+		Namespace: namespace, CommandBus: CommandBusAsync, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return busStage{Stage: s, nc: nc, topic: namespace + messaging.CommandsTopic}
+}
+
+// settled waits until the queued command is applied or rejected.
+func (s busStage) settled(t *testing.T, commandID string) cqrsapi.CommandStatus {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(wait*2, 200*time.Millisecond) {
+		st, err := s.CommandStatus(context.Background(), commandID)
+		if err == nil && st.Status != cqrsapi.CommandQueued {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("command %s still %q (%v)", commandID, st.Status, err)
+		}
+		time.Sleep(wait)
+	}
+}
+
+func TestCommandBus(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			s := startBusStage(t, b)
+			t.Run("a command delivered twice is applied once", func(t *testing.T) { testDoubleDelivery(t, s) })
+			t.Run("a command that breaks a rule is rejected and shown on the order", func(t *testing.T) { testRejected(t, s) })
+			t.Run("bad input is refused before it is queued", func(t *testing.T) { testShape(t, s) })
+		})
+	}
+}
+
+func placeQueued(t *testing.T, s busStage) order.ID {
+	t.Helper()
+	cmd := order.PlaceOrder{ID: order.NewID(), Customer: "Ada", Address: "1 Loop Rd",
+		Lines: []order.Line{{SKU: "A-1", Name: "Widget", Quantity: 2, UnitPriceCents: 250}}}
+	ack, err := s.PlaceOrder(context.Background(), cmd)
+	if err != nil || !ack.Accepted || ack.CommandID == "" || ack.ID != cmd.ID {
+		t.Fatalf("place: %+v, %v", ack, err)
+	}
+	if st := s.settled(t, ack.CommandID); st.Status != cqrsapi.CommandApplied || st.Version != 1 || st.Type != typePlace || st.OrderID != cmd.ID {
+		t.Fatalf("place: %+v", st)
+	}
+	return cmd.ID
+}
+
+// testDoubleDelivery publishes one change-lines message twice with the same
+// UUID, bypassing JetStream's deduplication (no Nats-Msg-Id), so that the
+// command handler really receives it twice. Changing lines is not
+// idempotent by itself (each change makes a version), so only the
+// processed_commands record keeps the second copy from applying.
+func testDoubleDelivery(t *testing.T, s busStage) {
+	ctx := context.Background()
+	id := placeQueued(t, s)
+	cmd := busCommand{Type: typeChangeLines, OrderID: id, ChangeLines: &order.ChangeOrderLines{ID: id,
+		Lines: []order.Line{{SKU: "B-2", Name: "Bolt", Quantity: 5, UnitPriceCents: 30}}}}
+	msg, err := commandMarshaler.Marshal(&cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commandID := order.NewID().String()
+	msg.UUID = commandID
+	pub, err := wmnats.NewPublisherWithNatsConn(s.nc, wmnats.PublisherPublishConfig{
+		Marshaler:         &wmnats.NATSMarshaler{},
+		SubjectCalculator: func(_, topic string) *wmnats.SubjectDetail { return &wmnats.SubjectDetail{Primary: topic} },
+		JetStream:         wmnats.JetStreamConfig{TrackMsgId: false},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		// Copy keeps the UUID and the metadata the processor routes by.
+		if err := pub.Publish(s.topic, msg.Copy()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A later command: commands apply in order, so once it is applied
+	// both copies have been handled.
+	ack, err := s.ShipOrder(ctx, order.ShipOrder{ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.settled(t, ack.CommandID); st.Status != cqrsapi.CommandApplied || st.Version != 3 {
+		t.Fatalf("ship after the double delivery: %+v (version 3 means the lines changed once)", st)
+	}
+	if st := s.settled(t, commandID); st.Status != cqrsapi.CommandApplied || st.Version != 2 {
+		t.Fatalf("the doubly delivered command: %+v", st)
+	}
+	events, err := changelog.ForOrder(ctx, s.cfg.Write, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range events {
+		types = append(types, e.Type)
+	}
+	if len(types) != 3 || types[1] != "OrderLinesChanged" || types[2] != "OrderShipped" {
+		t.Fatalf("change log of the order: %v", types)
+	}
+	if n := countProcessed(t, s.cfg.Write, commandID); n != 1 {
+		t.Fatalf("%d records of the command", n)
+	}
+}
+
+func countProcessed(t *testing.T, db *bun.DB, commandID string) int {
+	t.Helper()
+	n, err := db.NewSelect().Model((*processedRow)(nil)).Where("command_id = ?", commandID).Count(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(n)
+}
+
+func testRejected(t *testing.T, s busStage) {
+	ctx := context.Background()
+	id := placeQueued(t, s)
+	ack, err := s.ShipOrder(ctx, order.ShipOrder{ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.settled(t, ack.CommandID)
+	ack, err = s.CancelOrder(ctx, order.CancelOrder{ID: id, Reason: "too late"})
+	if err != nil || !ack.Accepted {
+		t.Fatalf("cancel: %+v, %v", ack, err)
+	}
+	st := s.settled(t, ack.CommandID)
+	if st.Status != cqrsapi.CommandRejected || order.ErrorCode(st.Err) != order.ECONFLICT || st.Version != 2 {
+		t.Fatalf("cancel of a shipped order: %+v", st)
+	}
+	var d order.Detail
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if d, err = s.OrderDetail(ctx, id); err == nil && d.Version >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order not at version 2 on the read side: %+v, %v", d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d.Rejection != "rejected: cannot cancel an order that is shipped" {
+		t.Fatalf("rejection on the order: %q", d.Rejection)
+	}
+	// A later change hides the rejection: it is no longer news.
+	ack, err = s.DeliverOrder(ctx, order.DeliverOrder{ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.settled(t, ack.CommandID)
+	for {
+		if d, err = s.OrderDetail(ctx, id); err == nil && d.Version >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order not at version 3 on the read side: %+v, %v", d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d.Rejection != "" {
+		t.Fatalf("rejection still shown after a later change: %q", d.Rejection)
+	}
+}
+
+func testShape(t *testing.T, s busStage) {
+	ctx := context.Background()
+	id := order.NewID()
+	for name, call := range map[string]func() (order.Ack, error){
+		"place without lines": func() (order.Ack, error) {
+			return s.PlaceOrder(ctx, order.PlaceOrder{ID: id, Customer: "Ada", Address: "Here"})
+		},
+		"lines with zero quantity": func() (order.Ack, error) {
+			return s.ChangeOrderLines(ctx, order.ChangeOrderLines{ID: id, Lines: []order.Line{{SKU: "A", Name: "B"}}})
+		},
+		"negative expected version": func() (order.Ack, error) {
+			return s.ShipOrder(ctx, order.ShipOrder{ID: id, ExpectedVersion: -1})
+		},
+		"reason with control characters": func() (order.Ack, error) {
+			return s.CancelOrder(ctx, order.CancelOrder{ID: id, Reason: "no\x00"})
+		},
+		"no order ID": func() (order.Ack, error) { return s.DeleteOrder(ctx, order.DeleteOrder{}) },
+	} {
+		if ack, err := call(); order.ErrorCode(err) != order.EINVALID || ack.Accepted {
+			t.Errorf("%s: %+v, %v; want EINVALID before queueing", name, ack, err)
+		}
+	}
+	// What only the order can decide is queued: the handler rejects it.
+	ack, err := s.DeliverOrder(ctx, order.DeliverOrder{ID: id, ExpectedVersion: 4})
+	if err != nil || !ack.Accepted {
+		t.Fatalf("deliver of an unknown order: %+v, %v", ack, err)
+	}
+	if st := s.settled(t, ack.CommandID); st.Status != cqrsapi.CommandRejected || order.ErrorCode(st.Err) != order.ENOTFOUND {
+		t.Fatalf("deliver of an unknown order: %+v", st)
+	}
+}

@@ -1,0 +1,250 @@
+package stage3
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/sqlstore/sqltest"
+	"github.com/staircase/staircase/migrations"
+	"github.com/staircase/staircase/stages/stage2/command"
+	"github.com/staircase/staircase/stages/stage3/projection"
+)
+
+func backends(t *testing.T, f func(t *testing.T, b sqltest.Backend)) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) { f(t, b) })
+	}
+}
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// history makes an order's first events: placed, lines changed, shipped.
+func history(t *testing.T) []order.Event {
+	t.Helper()
+	lines := []order.Line{{SKU: "BOOK-1", Name: "Notes", Quantity: 2, UnitPriceCents: 4200}}
+	o, placed, err := order.Place(order.PlaceOrder{ID: order.NewID(), Customer: "Ada", Address: "1 High Street", Lines: lines}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, err := o.ChangeLines(order.ChangeOrderLines{ID: o.ID, Lines: append(lines, order.Line{SKU: "PEN", Name: "Pen", Quantity: 1, UnitPriceCents: 150})}, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := o.Ship(order.ShipOrder{ID: o.ID}, t0.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []order.Event{placed, changed, shipped}
+}
+
+// poisoned is m as the poison queue hands it to the error log after
+// attempts tries that failed with reason.
+func poisoned(m *message.Message, attempts int, reason string) *message.Message {
+	for range attempts {
+		countAttempt(m)
+	}
+	m.Metadata.Set(middleware.ReasonForPoisonedKey, reason)
+	return m
+}
+
+func entries(t *testing.T, read *bun.DB) []projection.ErrorEntry {
+	t.Helper()
+	es, err := NewErrorLog(read).List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+func TestAnUnreadableMessageIsParkedRawUnderItsMetadataNotDropped(t *testing.T) {
+	backends(t, func(t *testing.T, b sqltest.Backend) {
+		ctx := context.Background()
+		read := sqltest.Open(t, b, migrations.Read)
+		e := history(t)[1]
+		m, err := EventMessage(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same event as a schema version this code does not know.
+		var env map[string]any
+		if err := json.Unmarshal(m.Payload, &env); err != nil {
+			t.Fatal(err)
+		}
+		env["schema_version"] = 99
+		if m.Payload, err = json.Marshal(env); err != nil {
+			t.Fatal(err)
+		}
+		l := errorLog{read: read, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if err := l.Publish("error-log", poisoned(m, 1, "unreadable event: schema 99")); err != nil {
+			t.Fatal(err)
+		}
+		got := entries(t, read)
+		if len(got) != 1 {
+			t.Fatalf("%d entries, want 1", len(got))
+		}
+		p := got[0]
+		if p.EventID != e.ID || p.OrderID != e.OrderID || p.OrderVersion != 2 || p.Type != "OrderLinesChanged" ||
+			p.Status != projection.StatusParked || p.Attempts != 1 || p.Envelope != string(m.Payload) {
+			t.Fatalf("parked %+v", p)
+		}
+		if !strings.Contains(p.Error, "schema 99") {
+			t.Errorf("error %q does not say why", p.Error)
+		}
+		if err := Readable(p); err == nil {
+			t.Error("Readable says the schema 99 envelope can be read")
+		}
+		held, err := projection.Held(ctx, read, e.OrderID)
+		if err != nil || !held {
+			t.Errorf("the order's later events are not held behind the unreadable one (%v, %v)", held, err)
+		}
+		report, err := NewErrorLog(read).Replay(ctx, p.ID, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if report.Failed != 1 || !strings.HasPrefix(report.Steps[0].Text, "would still fail: ") {
+			t.Errorf("dry run of the unreadable entry: %+v", report)
+		}
+	})
+}
+
+func TestAMessageThatIsNotTextIsParkedBase64OnceForAllItsDeliveries(t *testing.T) {
+	backends(t, func(t *testing.T, b sqltest.Backend) {
+		read := sqltest.Open(t, b, migrations.Read)
+		orderID := order.NewID()
+		payload := []byte{0xff, 0x00, 0xfe, 'x'}
+		l := errorLog{read: read, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		for range 2 { // a redelivery parks it again, on the same entry
+			m := message.NewMessage("not-a-uuid", payload)
+			m.Metadata.Set(metaOrderID, orderID.String())
+			m.Metadata.Set(metaVersion, "4")
+			if err := l.Publish("error-log", poisoned(m, 1, "unreadable event")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := entries(t, read)
+		if len(got) != 1 {
+			t.Fatalf("%d entries, want 1", len(got))
+		}
+		p := got[0]
+		if p.OrderID != orderID || p.OrderVersion != 4 || p.Type != "unknown" || p.EventID == uuid.Nil {
+			t.Errorf("parked %+v", p)
+		}
+		if !strings.HasPrefix(p.Envelope, rawPrefix) {
+			t.Errorf("envelope %q is not kept base64", p.Envelope)
+		}
+	})
+}
+
+func TestParkingRecordsHowOftenTheEventWasTried(t *testing.T) {
+	backends(t, func(t *testing.T, b sqltest.Backend) {
+		read := sqltest.Open(t, b, migrations.Read)
+		e := history(t)[2]
+		m, err := EventMessage(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := errorLog{read: read, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if err := l.Publish("error-log", poisoned(m, 4, projection.ErrGap.Error())); err != nil {
+			t.Fatal(err)
+		}
+		got := entries(t, read)
+		if len(got) != 1 || got[0].Attempts != 4 || got[0].Error != projection.ErrGap.Error() || Readable(got[0]) != nil {
+			t.Fatalf("parked %+v", got)
+		}
+	})
+}
+
+func TestSyncFromRecordLeavesATrueGapAlone(t *testing.T) {
+	backends(t, func(t *testing.T, b sqltest.Backend) {
+		ctx := context.Background()
+		write, read := sqltest.Open(t, b, migrations.Write), sqltest.Open(t, b, migrations.Read)
+		p := &Projector{write: write, read: read, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		events := history(t)
+		if _, err := projection.Apply(ctx, read, projection.Live, events[0]); err != nil {
+			t.Fatal(err)
+		}
+		// The database of record has never heard of the order: v2 is late,
+		// not lost, and the read side must not take the order for deleted.
+		synced, err := p.syncFromRecord(ctx, events[2])
+		if err != nil || synced {
+			t.Fatalf("synced %v, %v; want a true gap", synced, err)
+		}
+		d, err := projection.NewReadModel(read).OrderDetail(ctx, events[0].OrderID)
+		if err != nil || d.Version != 1 {
+			t.Fatalf("read side has the order at %d (%v), want it untouched at v1", d.Version, err)
+		}
+	})
+}
+
+func TestSyncFromRecordFillsAGapTheChangeLogLacks(t *testing.T) {
+	backends(t, func(t *testing.T, b sqltest.Backend) {
+		ctx := context.Background()
+		write, read := sqltest.Open(t, b, migrations.Write), sqltest.Open(t, b, migrations.Read)
+		p := &Projector{write: write, read: read, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		// Changed without events, as stage 2 does: the record is at v2 and
+		// the change log has nothing.
+		h := command.New(command.NewRepository(write))
+		id := order.NewID()
+		lines := []order.Line{{SKU: "A", Name: "A", Quantity: 1, UnitPriceCents: 100}}
+		if _, err := h.PlaceOrder(ctx, order.PlaceOrder{ID: id, Customer: "Ada", Address: "Here", Lines: lines}); err != nil {
+			t.Fatal(err)
+		}
+		ack, err := h.ShipOrder(ctx, order.ShipOrder{ID: id, ExpectedVersion: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := order.Event{ID: uuid.New(), OrderID: id, OrderVersion: 2, Type: "OrderShipped", OccurredAt: t0, Payload: order.OrderShipped{}}
+		synced, err := p.syncFromRecord(ctx, late)
+		if err != nil || !synced {
+			t.Fatalf("synced %v, %v; want the read side synced from the record (ack %+v)", synced, err, ack)
+		}
+		v, _, err := projection.NewReadModel(read).Version(ctx, id)
+		if err != nil || v != 2 {
+			t.Fatalf("read side at v%d (%v), want v2", v, err)
+		}
+	})
+}
+
+func TestTheErrorLogFiltersByStatusAndRejectsAnUnknownOne(t *testing.T) {
+	backends(t, func(t *testing.T, b sqltest.Backend) {
+		ctx := context.Background()
+		read := sqltest.Open(t, b, migrations.Read)
+		events := history(t)
+		if err := projection.Park(ctx, read, events[1], []byte(`{}`), projection.ErrGap, 3); err != nil {
+			t.Fatal(err)
+		}
+		if err := projection.Hold(ctx, read, events[2], []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		l := NewErrorLog(read)
+		for status, want := range map[string]int{"": 2, "parked": 1, "held": 1, "replayed": 0} {
+			got, err := l.List(ctx, status)
+			if err != nil || len(got) != want {
+				t.Errorf("status %q: %d entries (%v), want %d", status, len(got), err, want)
+			}
+		}
+		if _, err := l.List(ctx, "lost"); order.ErrorCode(err) != order.EINVALID {
+			t.Errorf("unknown status: %v, want EINVALID", err)
+		}
+		for _, id := range []int64{0, -1, 999} {
+			if _, err := l.Entry(ctx, id); order.ErrorCode(err) != order.ENOTFOUND {
+				t.Errorf("entry %s: %v, want ENOTFOUND", strconv.FormatInt(id, 10), err)
+			}
+		}
+		if _, err := l.Replay(ctx, 999, true); order.ErrorCode(err) != order.ENOTFOUND {
+			t.Errorf("replay of an unknown entry: %v, want ENOTFOUND", err)
+		}
+	})
+}

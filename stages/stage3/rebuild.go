@@ -1,0 +1,354 @@
+package stage3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/stages/stage0"
+	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/projection"
+)
+
+// Phase is a step of a rebuild.
+type Phase string
+
+// The phases of a rebuild, in order.
+const (
+	// PhaseReplaying: the change log's events are applied to the shadow
+	// tables, oldest first.
+	PhaseReplaying Phase = "replaying events"
+	// PhaseSyncing: the shadow tables are brought up to the database of
+	// record, for the orders that changed without events (stages 0–2).
+	PhaseSyncing Phase = "syncing orders"
+	// PhaseSwapping: the events and changes that arrived meanwhile are
+	// caught up and the shadow tables take the live ones' place.
+	PhaseSwapping Phase = "swapping"
+	// PhaseDone: the rebuilt tables are live.
+	PhaseDone Phase = "done"
+)
+
+// Progress is how far a rebuild is.
+type Progress struct {
+	Phase Phase
+	// Done and Total count the current phase's items: events while
+	// replaying, orders while syncing. Total is counted at the start of the
+	// phase and raised if more arrive.
+	Done, Total int64
+	// Events is how many events were replayed so far, Skipped how many of
+	// them were left to the sync (an order changed without events, so its
+	// log has gaps), Orders how many orders the sync went through.
+	Events, Skipped, Orders int64
+	// Elapsed is the time since the rebuild started; Rate the current
+	// phase's items per second (events/s for a finished rebuild).
+	Elapsed time.Duration
+	Rate    float64
+}
+
+// Fraction is how far the rebuild is as a whole, from 0 to 1: replaying
+// weighs as much as syncing, swapping is the last step.
+func (p Progress) Fraction() float64 {
+	part := 0.0
+	if p.Total > 0 {
+		part = min(float64(p.Done)/float64(p.Total), 1)
+	}
+	switch p.Phase {
+	case PhaseReplaying:
+		return 0.5 * part
+	case PhaseSyncing:
+		return 0.5 + 0.45*part
+	case PhaseSwapping:
+		return 0.95
+	case PhaseDone:
+		return 1
+	}
+	return 0
+}
+
+// String says where the rebuild is, for a person: "replaying events
+// 1200/5000 (3100/s)", and when done "Rebuilt 5000 events, 900 orders in
+// 2.1s (2400 events/s)".
+func (p Progress) String() string {
+	if p.Phase == PhaseDone {
+		return fmt.Sprintf("Rebuilt %d events, %d orders in %s (%.0f events/s)",
+			p.Events, p.Orders, p.Elapsed.Round(10*time.Millisecond), p.Rate)
+	}
+	s := string(p.Phase)
+	if p.Phase == PhaseSwapping {
+		s = "catching up and swapping in the rebuilt tables"
+	}
+	if p.Total > 0 {
+		s += fmt.Sprintf(" %d/%d", p.Done, p.Total)
+		if p.Rate > 0 {
+			s += fmt.Sprintf(" (%.0f/s)", p.Rate)
+		}
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// ErrRebuildRunning is the error of a rebuild asked for while another runs
+// in this process: a conflict, which the API answers with 409.
+var ErrRebuildRunning = order.Errorf(order.ECONFLICT, "a rebuild of the read database is already running")
+
+// rebuilding admits one rebuild per process at a time: two would drop each
+// other's shadow tables.
+var rebuilding = make(chan struct{}, 1)
+
+// reportEvery bounds how often progress is reported within a phase.
+const reportEvery = 100 * time.Millisecond
+
+// Rebuild builds stage 3's read tables afresh from the database of record
+// into shadow tables and swaps them in, while the live tables go on
+// serving reads:
+//
+//  1. replay the change log (changelog.Each: in seq order, streaming; on
+//     PostgreSQL the events committed when it starts) into the shadow
+//     tables; events of an order whose log has gaps (it changed while
+//     stages 0–2 were active, which record no events) are skipped — the
+//     sync covers them;
+//  2. sync the shadow tables with the database of record's orders
+//     (projection.Reconcile): changes without events, deletions, and what
+//     arrived since the replay's start;
+//  3. catch up and swap: holding lock (the projector's, so that no event
+//     is applied to the live tables meanwhile), sync once more and swap
+//     the shadow tables in;
+//  4. with lock released, sync the live tables once more: a projector that
+//     lock did not hold back (another process's) may have written to the
+//     tables just dropped.
+//
+// lock may be nil when no projector runs in this process (the CLI). Only one
+// rebuild runs per process at a time; another one fails with
+// ErrRebuildRunning. progress, if not nil, is called as it goes and last
+// with PhaseDone.
+func Rebuild(ctx context.Context, write, read *bun.DB, lock sync.Locker, progress func(Progress)) error {
+	select {
+	case rebuilding <- struct{}{}:
+	default:
+		return ErrRebuildRunning
+	}
+	defer func() { <-rebuilding }()
+	return rebuild(ctx, write, read, lock, progress)
+}
+
+// rebuilder is one rebuild's state.
+type rebuilder struct {
+	write, read *bun.DB
+	progress    func(Progress)
+	start       time.Time
+	p           Progress
+	phaseStart  time.Time
+	phaseDone   int64 // Done when the current phase started
+	lastReport  time.Time
+}
+
+func rebuild(ctx context.Context, write, read *bun.DB, lock sync.Locker, progress func(Progress)) error {
+	now := time.Now()
+	r := &rebuilder{write: write, read: read, progress: progress, start: now}
+	total, err := changelog.Count(ctx, write)
+	if err != nil {
+		return err
+	}
+	if err := projection.CreateShadow(ctx, read); err != nil {
+		return fmt.Errorf("create the shadow tables: %w", err)
+	}
+	r.phase(PhaseReplaying, total)
+	if err := r.replay(ctx); err != nil {
+		return err
+	}
+	r.phase(PhaseSyncing, 0)
+	if err := projection.Reconcile(ctx, write, read, projection.Shadow, r.synced); err != nil {
+		return fmt.Errorf("sync the shadow tables: %w", err)
+	}
+	r.phase(PhaseSwapping, 0)
+	if err := r.swap(ctx, lock); err != nil {
+		return err
+	}
+	if err := projection.Reconcile(ctx, write, read, projection.Live, nil); err != nil {
+		return fmt.Errorf("sync the read tables after the swap: %w", err)
+	}
+	r.p.Phase, r.p.Done, r.p.Total = PhaseDone, r.p.Events, r.p.Events
+	r.report(true)
+	return nil
+}
+
+// swap syncs the shadow tables a last time and puts them in place, holding
+// lock: the live tables then have nothing the shadow ones lack.
+func (r *rebuilder) swap(ctx context.Context, lock sync.Locker) error {
+	if lock != nil {
+		lock.Lock()
+		defer lock.Unlock()
+	}
+	if err := projection.Reconcile(ctx, r.write, r.read, projection.Shadow, nil); err != nil {
+		return fmt.Errorf("sync the shadow tables: %w", err)
+	}
+	if err := projection.SwapShadow(ctx, r.read); err != nil {
+		return fmt.Errorf("swap in the rebuilt tables: %w", err)
+	}
+	return nil
+}
+
+// replay applies the change log's events to the shadow tables, oldest
+// first. (changelog.Read, which goes in commit order from a position, would
+// let a later pass go on where this one stopped; but on a busy PostgreSQL
+// server it returns nothing while any transaction holds the snapshot's xmin
+// back, and the sync covers what arrives meanwhile anyway.)
+func (r *rebuilder) replay(ctx context.Context) error {
+	return changelog.Each(ctx, r.write, func(e order.Event) error {
+		if _, err := projection.Apply(ctx, r.read, projection.Shadow, e); err != nil {
+			if ctx.Err() != nil || !skippable(err) {
+				return fmt.Errorf("replay %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
+			}
+			r.p.Skipped++
+		}
+		r.p.Events++
+		r.p.Done++
+		r.p.Total = max(r.p.Total, r.p.Done)
+		r.report(false)
+		return nil
+	})
+}
+
+// skippable tells whether a replayed event may be left to the sync with the
+// database of record: a gap (versions changed without events) or an event
+// the domain refuses (the projector would have parked it). Other errors —
+// the database's — stop the rebuild.
+func skippable(err error) bool {
+	var de *order.Error
+	return errors.Is(err, projection.ErrGap) || errors.As(err, &de)
+}
+
+// synced is Reconcile's progress.
+func (r *rebuilder) synced(done, total int64) {
+	r.p.Done, r.p.Total, r.p.Orders = done, total, done
+	r.report(done == total)
+}
+
+// phase starts a phase of total items.
+func (r *rebuilder) phase(p Phase, total int64) {
+	r.p.Phase, r.p.Done, r.p.Total = p, 0, total
+	r.phaseStart = time.Now()
+	r.report(true)
+}
+
+// report calls progress, at most every reportEvery unless forced.
+func (r *rebuilder) report(force bool) {
+	if r.progress == nil {
+		return
+	}
+	now := time.Now()
+	if !force && now.Sub(r.lastReport) < reportEvery {
+		return
+	}
+	r.lastReport = now
+	r.p.Elapsed = now.Sub(r.start)
+	since := now.Sub(r.phaseStart)
+	if r.p.Phase == PhaseDone {
+		since = r.p.Elapsed
+	}
+	r.p.Rate = 0
+	if s := since.Seconds(); s > 0 {
+		r.p.Rate = float64(r.p.Done) / s
+	}
+	r.progress(r.p)
+}
+
+// Behind tells whether the read database is so far behind the database of
+// record that entering stage 3 should rebuild it rather than sync it: it
+// has no orders while the database of record has orders and events (a new
+// or dropped read database), or it lacks more of the change log's events
+// than a projector that is merely busy would. It counts rows on both sides,
+// which is cheap next to a rebuild; orders that changed without events are
+// not its concern — the sync on entering covers them.
+func Behind(ctx context.Context, write, read *bun.DB) (bool, error) {
+	events, err := changelog.Count(ctx, write)
+	if err != nil {
+		return false, err
+	}
+	if events == 0 {
+		return false, nil // nothing to replay: the sync does it all
+	}
+	projecting, err := read.NewSelect().TableExpr("?", bun.Ident(projection.Live.Orders)).Exists(ctx)
+	if err != nil {
+		return false, fmt.Errorf("look at the read tables: %w", err)
+	}
+	if !projecting {
+		orders, err := write.NewSelect().Model((*stage0.Order)(nil)).Exists(ctx)
+		if err != nil {
+			return false, fmt.Errorf("look at the orders: %w", err)
+		}
+		return orders, nil
+	}
+	var projected int64
+	if err := read.NewRaw("SELECT COUNT(*) FROM ? WHERE type <> ?", bun.Ident(projection.Live.History), projection.SyncedType).
+		Scan(ctx, &projected); err != nil {
+		return false, fmt.Errorf("count the projected events: %w", err)
+	}
+	return events-projected > behindSlack+events/20, nil
+}
+
+// behindSlack is how many events the read side may lack without a rebuild:
+// what a busy projector (or a relay held back) has in flight, plus events
+// left out for good (an order changed while stages 0–2 were active is
+// synced past them).
+const behindSlack = 200
+
+// Rebuild rebuilds the read database (see the package-level Rebuild),
+// holding the projector back only for the swap. Reads and commands go on
+// meanwhile.
+func (s *Stage) Rebuild(ctx context.Context, progress func(Progress)) error {
+	return Rebuild(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, progress)
+}
+
+// Behind tells whether the read database is far enough behind that
+// entering stage 3 rebuilds it (see the package-level Behind).
+func (s *Stage) Behind(ctx context.Context) (bool, error) {
+	return Behind(ctx, s.cfg.Write, s.cfg.Read)
+}
+
+// RebuildReadDatabase is Rebuild with its progress in plain values, for
+// callers that do not import this package (the BFF's port): what to show
+// (Progress.String, the summary when done) and how far, in thousandths.
+func (s *Stage) RebuildReadDatabase(ctx context.Context, progress func(text string, permille int)) error {
+	return s.Rebuild(ctx, func(p Progress) {
+		if progress != nil {
+			progress(p.String(), int(p.Fraction()*1000))
+		}
+	})
+}
+
+// enter brings the read database up to date before stage 3 becomes active:
+// a rebuild when it is behind, a sync otherwise. It waits for a rebuild
+// that is already running (say from the UI's button) rather than failing,
+// then decides again.
+func (s *Stage) enter(ctx context.Context, progress func(done, total int64)) error {
+	select {
+	case rebuilding <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-rebuilding }()
+	behind, err := s.Behind(ctx)
+	if err != nil {
+		return err
+	}
+	if behind {
+		s.cfg.Logger.InfoContext(ctx, "stage 3: the read database is behind; rebuilding it")
+		return rebuild(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, func(p Progress) {
+			if progress != nil {
+				progress(int64(p.Fraction()*1000), 1000)
+			}
+		})
+	}
+	s.projector.mu.RLock()
+	defer s.projector.mu.RUnlock()
+	if err := projection.Reconcile(ctx, s.cfg.Write, s.cfg.Read, projection.Live, progress); err != nil {
+		return fmt.Errorf("sync the read database: %w", err)
+	}
+	return nil
+}
