@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -119,37 +120,52 @@ func New(cfg Config) (*Stage, error) {
 	return s, nil
 }
 
-// Start runs the relay and the projector until Close.
+// Start runs the command handler, the relay and the projector until Close.
+// It returns once both routers run, or with the error of one that could
+// not start (a router that fails to start never reports running).
 func (s *Stage) Start(ctx context.Context) error {
-	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	errc := make(chan error, 2)
 	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
-		if err := s.cmdbus.router.Run(ctx); err != nil {
+		if err := s.cmdbus.router.Run(run); err != nil {
 			s.cfg.Logger.Error("command handler stopped", "err", err)
+			errc <- fmt.Errorf("command handler: %w", err)
 		}
 	}()
 	go func() {
 		defer s.wg.Done()
-		if err := s.relay.Run(ctx); err != nil {
+		if err := s.relay.Run(run); err != nil {
 			s.cfg.Logger.Error("relay stopped", "err", err)
 		}
 	}()
 	go func() {
 		defer s.wg.Done()
-		if err := s.router.Run(ctx); err != nil {
+		if err := s.router.Run(run); err != nil {
 			s.cfg.Logger.Error("projector stopped", "err", err)
+			errc <- fmt.Errorf("projector: %w", err)
 		}
 	}()
+	timeout := time.NewTimer(startTimeout)
+	defer timeout.Stop()
 	for _, r := range []*message.Router{s.router, s.cmdbus.router} {
 		select {
 		case <-r.Running():
+		case err := <-errc:
+			return err
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-timeout.C:
+			return fmt.Errorf("stage 3 did not start within %s: is NATS reachable?", startTimeout)
 		}
 	}
 	return nil
 }
+
+// startTimeout bounds how long Start waits for the routers to subscribe.
+const startTimeout = time.Minute
 
 // Close stops the relay and the projector and waits for them.
 func (s *Stage) Close() error {
