@@ -93,12 +93,8 @@ func WriteReport(w io.Writer, lines []BenchLine) {
 		byName[l.Name] = append(byName[l.Name], l)
 	}
 	// Stage comparisons: the name with its stage part taken out is the row.
-	type row struct {
-		name   string
-		stages [4][]BenchLine
-	}
-	var rows []*row
-	rowOf := map[string]*row{}
+	var rows []*stageRow
+	rowOf := map[string]*stageRow{}
 	var others []string
 	for _, name := range names {
 		parts := strings.Split(name, "/")
@@ -117,26 +113,33 @@ func WriteReport(w io.Writer, lines []BenchLine) {
 		key := strings.Join(parts, "/")
 		r := rowOf[key]
 		if r == nil {
-			r = &row{name: key}
+			r = &stageRow{name: key}
 			rowOf[key] = r
 			rows = append(rows, r)
 		}
 		r.stages[stage] = append(r.stages[stage], byName[name]...)
 	}
 	if len(rows) > 0 {
+		width := len("benchmark")
+		for _, r := range rows {
+			width = max(width, len(r.name)+len(" allocs/op"))
+		}
 		fmt.Fprintln(w, "Stages side by side: median time per operation, and its ratio to stage 0")
-		fmt.Fprintf(w, "%-28s", "benchmark")
+		fmt.Fprintf(w, "%-*s", width, "benchmark")
 		for s := range 4 {
 			fmt.Fprintf(w, " %18s", "stage "+strconv.Itoa(s))
 		}
 		fmt.Fprintln(w)
 		for _, r := range rows {
 			for _, unit := range []string{"ns/op", "allocs/op"} {
+				if !r.has(unit) {
+					continue // allocs/op only with -benchmem
+				}
 				label := r.name + " ms/op"
 				if unit != "ns/op" {
 					label = r.name + " " + unit
 				}
-				fmt.Fprintf(w, "%-28s", label)
+				fmt.Fprintf(w, "%-*s", width, label)
 				base, haveBase := median(r.stages[0], unit)
 				for s := range 4 {
 					v, ok := median(r.stages[s], unit)
@@ -166,6 +169,10 @@ func WriteReport(w io.Writer, lines []BenchLine) {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w, "Other benchmarks (median of runs)")
+		width := 0
+		for _, name := range others {
+			width = max(width, len(name))
+		}
 		for _, name := range others {
 			ls := byName[name]
 			var units []string
@@ -174,17 +181,14 @@ func WriteReport(w io.Writer, lines []BenchLine) {
 					units = append(units, u)
 				}
 			}
-			// Latencies first, then rates.
+			// Percentiles in order, then the rest.
 			slices.SortFunc(units, func(a, b string) int {
-				if am, bm := strings.HasSuffix(a, "-ms"), strings.HasSuffix(b, "-ms"); am != bm {
-					if am {
-						return -1
-					}
-					return 1
+				if c := unitRank(a) - unitRank(b); c != 0 {
+					return c
 				}
 				return strings.Compare(a, b)
 			})
-			fmt.Fprintf(w, "%-28s", name)
+			fmt.Fprintf(w, "%-*s", width, name)
 			for _, u := range units {
 				v, _ := median(ls, u)
 				fmt.Fprintf(w, "  %s %s", strconv.FormatFloat(v, 'f', precision(v), 64), u)
@@ -196,6 +200,33 @@ func WriteReport(w io.Writer, lines []BenchLine) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// stageRow is a benchmark run in every stage: its results by stage.
+type stageRow struct {
+	name   string
+	stages [4][]BenchLine
+}
+
+// has tells whether any stage's results have unit.
+func (r *stageRow) has(unit string) bool {
+	for _, ls := range r.stages {
+		if _, ok := median(ls, unit); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// unitRank orders a benchmark's own metrics: percentiles low to high, then
+// the others.
+func unitRank(unit string) int {
+	for i, u := range []string{"p50-ms", "p90-ms", "p99-ms", "max-ms"} {
+		if u == unit {
+			return i
+		}
+	}
+	return 10
 }
 
 // precision gives small numbers more decimals.
