@@ -55,6 +55,22 @@ func (p *Projector) handle(msg *message.Message) error {
 		return err
 	}
 	if held {
+		stored, _, err := projection.NewReadModel(p.read).Version(ctx, e.OrderID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case e.OrderVersion <= stored:
+			p.metrics.outcome(projection.OutcomeDuplicate, e)
+			return nil
+		case e.OrderVersion == stored+1:
+			// This event fills the gap its order's parked events wait on:
+			// typically a message delivered to an instance that died, which
+			// comes back only after the bus's ack wait, when the later
+			// events had already given up. Apply it, then the ones behind
+			// it, so the order heals without an operator.
+			return p.fillGap(ctx, e)
+		}
 		if err := projection.Hold(ctx, p.read, e, msg.Payload); err != nil {
 			return err
 		}
@@ -80,6 +96,27 @@ func (p *Projector) handle(msg *message.Message) error {
 	if outcome == projection.OutcomeApplied && p.applied != nil {
 		p.applied(e)
 	}
+	return nil
+}
+
+// fillGap applies the event an order's parked events wait on and replays
+// them.
+func (p *Projector) fillGap(ctx context.Context, e order.Event) error {
+	outcome, err := projection.Apply(ctx, p.read, projection.Live, e)
+	if err != nil {
+		return err
+	}
+	p.metrics.outcome(outcome, e)
+	id, found, err := projection.Waiting(ctx, p.read, e.OrderID)
+	if err != nil || !found {
+		return err
+	}
+	report, err := projection.Replay(ctx, p.read, projection.Live, decodeEnvelope, id, false)
+	if err != nil {
+		return err
+	}
+	p.log.InfoContext(ctx, "projector: a late event filled a gap; replayed the events parked behind it",
+		"order", e.OrderID, "version", e.OrderVersion, "applied", report.Applied, "failed", report.Failed)
 	return nil
 }
 

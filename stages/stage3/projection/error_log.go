@@ -345,3 +345,20 @@ func prefix(dry bool, ifDry, ifNot string) string {
 	}
 	return ifNot
 }
+
+// Waiting returns the ID of an entry of the order that is parked or held
+// (Replay replays the whole order from any of them), or found false.
+func Waiting(ctx context.Context, db bun.IDB, orderID order.ID) (id int64, found bool, err error) {
+	err = db.NewSelect().Model((*ErrorEntry)(nil)).Column("el.id").
+		Where("el.order_id = ?", orderID).
+		Where("el.status IN (?)", bun.In([]string{StatusParked, StatusHeld})).
+		Order("el.order_version").Limit(1).
+		Scan(ctx, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("check error log for order %s: %w", orderID, err)
+	}
+	return id, true, nil
+}
