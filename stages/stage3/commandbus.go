@@ -99,7 +99,7 @@ func newCommandBus(cfg Config, handlers *command.Handlers, pub message.Publisher
 		// One command in flight across all instances: commands apply
 		// strictly in the order they were accepted, and a failing one
 		// holds the others back instead of being overtaken.
-		Consumer:  messaging.ConsumerConfig{MaxAckPending: 1, Description: "stage 3 command handler"},
+		Consumer:  messaging.ConsumerConfig{MaxAckPending: 1, AckWait: busAckWait, Description: "stage 3 command handler"},
 		NakDelay:  commandNakDelay,
 		PullBatch: 1,
 		Logger:    logger,

@@ -115,6 +115,7 @@ func (p *Projector) fillGap(ctx context.Context, e order.Event) error {
 	if err != nil {
 		return err
 	}
+	p.metrics.applied.Add(report.Applied)
 	p.log.InfoContext(ctx, "projector: a late event filled a gap; replayed the events parked behind it",
 		"order", e.OrderID, "version", e.OrderVersion, "applied", report.Applied, "failed", report.Failed)
 	return nil

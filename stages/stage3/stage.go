@@ -89,7 +89,11 @@ func New(cfg Config) (*Stage, error) {
 	if s.pub, err = messaging.NewPublisher(cfg.NATS, messaging.PublisherConfig{Logger: logger}); err != nil {
 		return nil, err
 	}
-	if s.sub, err = messaging.NewSubscriber(cfg.NATS, messaging.SubscriberConfig{ConsumerGroup: cfg.Namespace + messaging.ProjectorGroup, Logger: logger}); err != nil {
+	if s.sub, err = messaging.NewSubscriber(cfg.NATS, messaging.SubscriberConfig{
+		ConsumerGroup: cfg.Namespace + messaging.ProjectorGroup,
+		Consumer:      messaging.ConsumerConfig{AckWait: busAckWait, Description: "stage 3 projector"},
+		Logger:        logger,
+	}); err != nil {
 		return nil, err
 	}
 	s.relay = NewRelay(cfg.Write, s.pub, s.topics.events, cfg.Logger.With("component", "relay"))
@@ -163,6 +167,12 @@ func (s *Stage) Start(ctx context.Context) error {
 	}
 	return nil
 }
+
+// busAckWait is how long the bus waits for an instance to acknowledge a
+// message before it gives the message to another. Each message takes
+// milliseconds here, so a short wait only matters when an instance died
+// holding messages: its events and commands come back after this long.
+const busAckWait = 10 * time.Second
 
 // startTimeout bounds how long Start waits for the routers to subscribe.
 const startTimeout = time.Minute
