@@ -115,14 +115,42 @@ func Migrator(ctx context.Context, db *bun.DB, side migrations.Side) (*migrate.M
 	return m, nil
 }
 
-// Migrate brings one side's schema on db up to date.
+// Migrate brings one side's schema on db up to date. Several instances
+// may start at once: on PostgreSQL they queue on an advisory lock, taken
+// before bun creates its own tables (which two concurrent creators race
+// on); on SQLite they wait for bun's lock row in turn.
 func Migrate(ctx context.Context, db *bun.DB, side migrations.Side) error {
+	if DialectName(db) == Postgres {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate %s side: %w", side, err)
+		}
+		defer conn.Close()
+		key := "staircase migrate " + string(side)
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(hashtext(?))", key); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext(?))", key) //nolint:errcheck // closing the session releases it too
+	}
 	m, err := Migrator(ctx, db, side)
 	if err != nil {
 		return err
 	}
-	if err := m.Lock(ctx); err != nil {
-		return fmt.Errorf("lock migrations: %w", err)
+	// bun's lock is a try-lock: wait for another instance's migration
+	// instead of failing.
+	for wait, deadline := 20*time.Millisecond, time.Now().Add(time.Minute); ; wait = min(wait*2, time.Second) {
+		err := m.Lock(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 	defer m.Unlock(ctx) //nolint:errcheck // the lock row goes away with the next successful unlock
 	if _, err := m.Migrate(ctx); err != nil {

@@ -140,3 +140,36 @@ func TestConcurrentWritersAllLand(t *testing.T) {
 		})
 	}
 }
+
+func TestInstancesStartingAtOnceMigrateOnce(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			url := b.URL(t)
+			path := filepath.Join(t.TempDir(), "write.db")
+			ctx := context.Background()
+			const instances = 4
+			errs := make(chan error, instances)
+			var wg sync.WaitGroup
+			for range instances {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					db, err := sqlstore.Open(ctx, url, path)
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer db.Close()
+					errs <- sqlstore.Migrate(ctx, db, migrations.Write)
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatalf("an instance failed to migrate: %v", err)
+				}
+			}
+		})
+	}
+}
