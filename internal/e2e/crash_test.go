@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/order"
 )
 
@@ -28,6 +29,10 @@ import (
 // syncs the read side from the database of record, which would paper over
 // a lost event. In stage 2 the read side can only catch up through the
 // events, and the query API reads the database of record.
+//
+// A mode can take a while after the restart: what the killed process had
+// pulled from the bus and not acknowledged comes again only after the
+// consumer's AckWait (stage 3 sets 10 s).
 func TestSIGKILLMidLoadLosesNothing(t *testing.T) {
 	modes := []string{"sync"}
 	if hasFlag(t, "command-bus") {
@@ -91,12 +96,13 @@ func sigkillMidLoad(t *testing.T, mode string) {
 	// process dies under them. An answer that never came (the connection
 	// died) acknowledged nothing; only 2xx answers are recorded.
 	const workers = 4
-	perWorker := 150 // sync: more than the load phase gets through
+	perWorker := 250
 	if mode == "async" {
 		// Queuing is much faster than applying: bound what the restarted
 		// process has to work through.
-		perWorker = 60
+		perWorker = 100
 	}
+	planned := workers * perWorker * 2
 	l := &load{want: map[string]int{}}
 	ctx, stopLoad := context.WithCancel(context.Background())
 	defer stopLoad()
@@ -120,18 +126,17 @@ func sigkillMidLoad(t *testing.T, mode string) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 
-	// Kill mid-load: after the load has run a while and got acknowledgements
-	// (or when it has sent all it would, in which case the async command
-	// handler is still working through the queue).
+	// Kill mid-load: once half the planned commands are acknowledged,
+	// however fast the machine is.
 	start := time.Now()
-	eventually(t, 60*time.Second, "the load has run 1.5 s with 20 acknowledged commands", func() (bool, string) {
+	eventually(t, 60*time.Second, "half the planned commands are acknowledged", func() (bool, string) {
 		select {
 		case <-done:
 			return true, ""
 		default:
 		}
 		n := l.acked()
-		return n >= 20 && time.Since(start) >= 1500*time.Millisecond, fmt.Sprintf("%d acknowledged", n)
+		return n >= planned/2, fmt.Sprintf("%d of %d acknowledged", n, planned)
 	})
 	select {
 	case <-done:
@@ -174,9 +179,13 @@ func sigkillMidLoad(t *testing.T, mode string) {
 	}
 
 	second := serve(t, "second", append([]string{"--stage", "2"}, args...))
+	// Messages the killed process had pulled and not acknowledged come
+	// again only when their AckWait runs out: the catch-up may take that
+	// long (at most messaging.DefaultAckWait), plus the work itself.
+	catchUp := messaging.DefaultAckWait + 30*time.Second
 	if mode == "async" {
 		// Every accepted command waited on the bus and is applied now.
-		eventually(t, 45*time.Second, "every accepted command is applied", func() (bool, string) {
+		eventually(t, catchUp, "every accepted command is applied", func() (bool, string) {
 			have, err := writeVersions(bg, write)
 			if err != nil {
 				return false, err.Error()
@@ -201,7 +210,7 @@ func sigkillMidLoad(t *testing.T, mode string) {
 			t.Errorf("order %s: acknowledged at v%d, the API shows v%d after the restart", id, v, got)
 		}
 	}
-	eventually(t, 45*time.Second, "the read database has every event, once", func() (bool, string) {
+	eventually(t, catchUp, "the read database has every event, once", func() (bool, string) {
 		return projected(bg, write, read)
 	})
 

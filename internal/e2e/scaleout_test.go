@@ -68,7 +68,8 @@ func TestTwoInstancesShareTheWork(t *testing.T) {
 
 	// One after the other: a fresh database is migrated by the first.
 	a := serve(t, "A", append(args, "--data-dir", t.TempDir()), env)
-	s := &scaleOut{t: t, js: js, stream: messaging.StreamName(namespace + messaging.EventsTopic), write: write, read: read}
+	s := &scaleOut{t: t, js: js, write: write, read: read,
+		topic: namespace + messaging.EventsTopic, group: messaging.ConsumerName(namespace + messaging.ProjectorGroup)}
 
 	// 1. A alone.
 	s.orders(30, a, a)
@@ -105,17 +106,25 @@ func TestTwoInstancesShareTheWork(t *testing.T) {
 	s.settled()
 	events3 := s.events()
 	s.counts(b, shareB+events3-events2, events3-events2)
-	if m := b.metrics(t); m[mStage] != 3 {
+	m := b.metrics(t)
+	if m[mStage] != 3 {
 		t.Errorf("%s = %v on B, want 3", mStage, m[mStage])
+	}
+	pending := `staircase_bus_pending_messages{topic="` + s.topic + `"}`
+	if v, ok := m[pending]; !ok || v != 0 {
+		t.Errorf("%s = %v (exposed: %v), want 0 once settled", pending, v, ok)
+	}
+	if created := m[`staircase_http_requests_total{code="201"}`]; created < 20 {
+		t.Errorf("B counted %v responses 201 Created; it placed at least 20 orders", created)
 	}
 }
 
 // scaleOut is the state of TestTwoInstancesShareTheWork.
 type scaleOut struct {
-	t           *testing.T
-	js          jetstream.JetStream
-	stream      string
-	write, read *bun.DB
+	t            *testing.T
+	js           jetstream.JetStream
+	topic, group string // the events topic and the projector's durable consumer
+	write, read  *bun.DB
 }
 
 // orders places n orders and ships each, four at a time: order i is placed
@@ -154,21 +163,41 @@ func (s *scaleOut) orders(n int, first, second *proc) {
 }
 
 // settled waits until the read database agrees with the database of
-// record, then checks that the stream holds each event exactly once.
+// record, then checks that the stream holds each event exactly once and
+// that the instances read it through one durable consumer, now drained:
+// instances with a consumer each would both get every event.
 func (s *scaleOut) settled() {
 	s.t.Helper()
 	eventually(s.t, 45*time.Second, "the read database has every event, once", func() (bool, string) {
 		return projected(context.Background(), s.write, s.read)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := s.js.Stream(ctx, s.stream)
+	name := messaging.StreamName(s.topic)
+	st, err := s.js.Stream(ctx, name)
 	if err != nil {
-		s.t.Fatalf("stream %s: %v", s.stream, err)
+		s.t.Fatalf("stream %s: %v", name, err)
 	}
 	if events := s.events(); st.CachedInfo().State.Msgs != uint64(events) {
-		s.t.Errorf("stream %s holds %d messages for %d change log events", s.stream, st.CachedInfo().State.Msgs, events)
+		s.t.Errorf("stream %s holds %d messages for %d change log events", name, st.CachedInfo().State.Msgs, events)
 	}
+	var consumers []string
+	for c := range st.ConsumerNames(ctx).Name() {
+		consumers = append(consumers, c)
+	}
+	if len(consumers) != 1 || consumers[0] != s.group {
+		s.t.Errorf("stream %s has consumers %v; want only the shared durable %s", name, consumers, s.group)
+	}
+	// The last acknowledgements may still be on their way.
+	eventually(s.t, 10*time.Second, "the projector's consumer is drained", func() (bool, string) {
+		c, err := st.Consumer(ctx, s.group)
+		if err != nil {
+			return false, err.Error()
+		}
+		info := c.CachedInfo()
+		return info.NumPending == 0 && info.NumAckPending == 0,
+			fmt.Sprintf("%d pending, %d unacknowledged", info.NumPending, info.NumAckPending)
+	})
 }
 
 // events counts the change log.
