@@ -30,6 +30,7 @@ func (s *Server) architecturePage(c *fiber.Ctx) error {
 	}
 	a := s.architecture(n, active)
 	s.rebuildPanel(c, &a)
+	a.Live = s.livePanel(c.UserContext(), n, active, nil)
 	title := "Architecture"
 	if n != active {
 		title = "Architecture · stage " + strconv.Itoa(n) + " preview"
@@ -173,12 +174,17 @@ var (
 
 func rowY(r int) int { return topMargin + r*rowPitch }
 
-type diagramBuilder struct{ d web.Diagram }
+type diagramBuilder struct {
+	d web.Diagram
+	// flow, when set, is the live flow of the arrows drawn next, instead
+	// of the one their kind gives (arrowFlow).
+	flow string
+}
 
 // box adds a box in column c and row r; lines are its name and up to two
 // lines of detail.
 func (b *diagramBuilder) box(component, kind string, c column, r int, lines ...string) web.DiagramBox {
-	bx := web.DiagramBox{Component: component, Kind: kind, X: c.x, Y: rowY(r), W: c.w, H: boxH}
+	bx := web.DiagramBox{Component: component, Kind: kind, X: c.x, Y: rowY(r), W: c.w, H: boxH, Flow: boxFlows[component]}
 	sub := len(lines) - 1
 	top := bx.Y + (boxH-(17+16*sub))/2
 	if kind == "db" {
@@ -242,7 +248,41 @@ func (b *diagramBuilder) elbow(kind string, x int, from, to web.DiagramBox, labe
 	b.arrow(web.DiagramArrow{Kind: kind, Points: []web.DiagramPoint{{X: x, Y: y1}, {X: x, Y: ym}, {X: x2, Y: ym}}, Label: label, LabelX: x + 9, LabelY: y1 + 24, LabelAnchor: "start"})
 }
 
-func (b *diagramBuilder) arrow(a web.DiagramArrow) { b.d.Arrows = append(b.d.Arrows, a) }
+func (b *diagramBuilder) arrow(a web.DiagramArrow) {
+	if a.Flow == "" {
+		a.Flow = b.flow
+	}
+	if a.Flow == "" {
+		a.Flow = arrowFlow[a.Kind]
+	}
+	b.d.Arrows = append(b.d.Arrows, a)
+}
+
+// arrowFlow is the live flow (live.go) an arrow of each kind carries
+// unless the builder says otherwise.
+var arrowFlow = map[string]string{"command": flowCommand, "query": flowQuery, "mixed": flowCommand + " " + flowQuery}
+
+// boxFlows are the live flows that pass through each component; stage 3
+// overrides the write side's (Diagram).
+var boxFlows = map[string]string{
+	"browser": flowCommand + " " + flowQuery, "bff": flowCommand + " " + flowQuery,
+	"rest-api": flowCommand + " " + flowQuery, "crud-service": flowCommand + " " + flowQuery,
+	"row-model": flowCommand + " " + flowQuery, "write-db": flowCommand + " " + flowQuery,
+	"bff-command-client": flowCommand, "modify-api": flowCommand, "write-model": flowCommand,
+	"bff-query-client": flowQuery, "retrieve-api": flowQuery, "read-model": flowQuery,
+	"command-bus": flowCommandBus, "command-handler": flowCommandBus,
+	"read-db": flowQuery + " " + flowProject, "outbox-relay": flowRelay,
+	"event-bus": flowRelay + " " + flowProject, "projector": flowProject,
+}
+
+// setFlow sets the live flows of the box of component.
+func (b *diagramBuilder) setFlow(component, flow string) {
+	for i := range b.d.Boxes {
+		if b.d.Boxes[i].Component == component {
+			b.d.Boxes[i].Flow = flow
+		}
+	}
+}
 
 func pts(x1, y1, x2, y2 int) []web.DiagramPoint {
 	return []web.DiagramPoint{{X: x1, Y: y1}, {X: x2, Y: y2}}
@@ -311,6 +351,10 @@ func Diagram(n int) web.Diagram {
 		handler := b.box("command-handler", "worker", colMiddle, 3, "Command handler", "at the pace the DB sustains")
 		b.dashed(bus)
 		b.dashed(handler)
+		// Writes reach the write model from the modify API (sync) or the
+		// command handler (async); the relay reads the write database too.
+		b.setFlow("write-model", flowWrite)
+		b.setFlow("write-db", flowWrite+" "+flowRelay)
 		write := b.box("write-model", "model", colLeft, 3, "Write model", "Order aggregate + repository", "(optimistic version)")
 		read := b.box("read-model", "model", colRight, 3, "Read model", "DTO queries over read tables")
 		wdb := b.box("write-db", "db", colLeft, 4, "Write DB", "orders + change log", "(same transaction)")
@@ -322,20 +366,28 @@ func Diagram(n int) web.Diagram {
 		b.down("query", colRight.mid(), browser, qry, "queries")
 		b.down("command", colLeft.mid(), cmd, modify, "commands (ack/nak + version)")
 		b.down("query", colRight.mid(), qry, retrieve, "queries")
+		b.flow = flowCommandSync
 		b.down("command", colLeft.mid(), modify, write, "commands (sync)")
+		b.flow = flowCommandBus
 		b.across("command", midY(modify), modify, bus, "", true)
 		b.arrow(web.DiagramArrow{
 			Kind: "command", Dashed: true, Points: pts(colMiddle.mid(), bus.Y+bus.H, colMiddle.mid(), handler.Y-2),
 			Label: "--command-bus=async", LabelX: colMiddle.mid() + 9, LabelY: (bus.Y+bus.H+handler.Y)/2 + 4, LabelAnchor: "start",
 		})
 		b.across("command", midY(handler), handler, write, "", true)
+		b.flow = ""
 		b.down("query", colRight.mid(), retrieve, read, "queries")
+		b.flow = flowWrite
 		b.down("command", colLeft.mid(), write, wdb, "save + append events")
+		b.flow = ""
 		b.down("query", colRight.mid(), read, rdb, "select")
+		b.flow = flowRelay
 		b.down("event", colLeft.mid(), wdb, relay, "change log")
 		b.across("event", midY(relay), relay, events, "events", false)
+		b.flow = flowProject
 		b.across("event", midY(events), events, proj, "events", false)
 		b.up("event", colRight.mid(), proj, rdb, "upsert by version")
+		b.flow = ""
 		b.d.Desc = "The read side gets its own database. Commands from the modify API reach the write model directly, or with " +
 			"--command-bus=async through a command bus (NATS JetStream) and a command handler. The write model saves the order " +
 			"and appends its events to a change log in the write database in the same transaction. An outbox relay forwards " +

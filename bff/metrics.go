@@ -20,9 +20,10 @@ func (s *Server) metricsRoutes(app *fiber.App) {
 	reg := s.cfg.Metrics
 	if reg == nil {
 		reg = metrics.NewRegistry()
+		s.cfg.Metrics = reg // the architecture page's live panel reads it too
 	}
-	requests := reg.CounterVec("staircase_http_requests_total", "HTTP requests answered, by status code.", "code")
-	reg.GaugeFunc("staircase_stage_active", "The stage now active: 0, 1, 2 or 3.", func() float64 {
+	requests := reg.CounterVec(metrics.HTTPRequests, "HTTP requests answered, by status code.", "code")
+	reg.GaugeFunc(metrics.StageActive, "The stage now active: 0, 1, 2 or 3.", func() float64 {
 		n, _ := s.cfg.Switch.Active()
 		return float64(n)
 	})
@@ -31,6 +32,7 @@ func (s *Server) metricsRoutes(app *fiber.App) {
 		requests.With(strconv.Itoa(c.Response().StatusCode())).Inc()
 		return err
 	})
+	app.Use(s.countSides(reg)) // live.go
 	app.Get("/metrics", func(c *fiber.Ctx) error {
 		var b bytes.Buffer
 		if err := reg.WriteText(c.UserContext(), &b); err != nil {

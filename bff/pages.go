@@ -30,6 +30,7 @@ func (s *Server) pageRoutes(r fiber.Router) {
 	r.Get("/dashboard", s.dashboardPage)
 	r.Get("/architecture", s.architecturePage)
 	r.Get("/architecture/source", s.sourcePage)
+	r.Get("/architecture/live", s.architectureLive)
 	r.Post("/stage", s.switchStage)
 	s.adminPageRoutes(r)
 }

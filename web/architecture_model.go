@@ -19,6 +19,51 @@ type Architecture struct {
 	Diagram Diagram
 	// Rebuild is stage 3's read database rebuild control; nil hides it.
 	Rebuild *RebuildPanel
+	// Live is the panel of live numbers under the diagram; nil hides it.
+	Live *LivePanel
+}
+
+// LivePanel is what the app is doing now, under the architecture page's diagram: counts of
+// commands, queries and events, projection lag, bus backlog and the error log. It polls URL
+// every 2 s and is replaced by the answer, which marks the flows that moved meanwhile so that
+// CSS animates their arrows and boxes in the diagram (no script).
+type LivePanel struct {
+	// URL is the fragment that replaces the panel; it carries this rendering's counts, so that
+	// the next rendering can tell what moved since.
+	URL string
+	// Stage is the stage whose diagram the page shows; Preview is set when that is not the
+	// active stage (the numbers are then the running app's, and nothing is animated).
+	Stage   int
+	Preview bool
+	// Flows are the diagram flows that moved since the last rendering, matched against the
+	// diagram's data-flow attributes: "command", "query", "command-sync", "command-bus",
+	// "write", "relay" and "project".
+	Flows []string
+	// FlowText says in words what moved, for those who do not see the animation.
+	FlowText string
+	Groups   []LiveGroup
+}
+
+// LiveGroup is a titled group of numbers, e.g. "Event bus".
+type LiveGroup struct {
+	Title string
+	Stats []LiveStat
+}
+
+// LiveStat is one number of the live panel.
+type LiveStat struct {
+	// Key names the number for tests, e.g. "events-applied".
+	Key   string
+	Label string
+	Value string
+	// Delta is what it moved since the last rendering, e.g. "+12"; empty when it did not.
+	Delta string
+	// Detail is a line under the value, e.g. the read side's newest event time.
+	Detail string
+	// Warn marks a number that needs attention (events parked in the error log).
+	Warn bool
+	// URL links the number, e.g. to the error log; empty for none.
+	URL string
 }
 
 // RebuildPanel is the rebuild control on stage 3's architecture page: a button that rebuilds
@@ -86,6 +131,9 @@ type DiagramBox struct {
 	X, Y, W, H int
 	// Dashed draws the outline dashed (an optional component).
 	Dashed bool
+	// Flow lists, space-separated, the live flows that pass through the box (see
+	// LivePanel.Flows); the page animates the box while one of them moves.
+	Flow string
 	// Text is the box's lines; the first is the name, drawn bold.
 	Text []DiagramText
 }
@@ -103,7 +151,9 @@ type DiagramArrow struct {
 	Points []DiagramPoint
 	// Dashed draws an optional path, e.g. the command bus.
 	Dashed bool
-	Label  string
+	// Flow lists, space-separated, the live flows the arrow carries (see LivePanel.Flows).
+	Flow  string
+	Label string
 	// LabelX and LabelY place the label's baseline; LabelAnchor is "start", "middle" or "end".
 	LabelX, LabelY int
 	LabelAnchor    string

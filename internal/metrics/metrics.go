@@ -253,6 +253,39 @@ func (r *Registry) WriteText(ctx context.Context, w io.Writer) error {
 	return bw.Flush()
 }
 
+// Samples returns the current values of the metric name, sorted by label
+// values, for code in this process that shows them (the architecture
+// page's live numbers) without parsing the text format. Values computed
+// on scrape (GaugeVecFunc) are computed now, with ctx. An unknown name
+// gives none.
+func (r *Registry) Samples(ctx context.Context, name string) []Sample {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	f := r.families[name]
+	r.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	out := f.samples(ctx)
+	for i := range out {
+		out[i].Labels = slices.Clone(out[i].Labels) // the caller's to keep
+	}
+	return out
+}
+
+// Value returns the value of the series of name with the label values
+// (none for a metric without labels), and whether there is such a series.
+func (r *Registry) Value(ctx context.Context, name string, labels ...string) (float64, bool) {
+	for _, s := range r.Samples(ctx, name) {
+		if slices.Equal(s.Labels, labels) {
+			return s.Value, true
+		}
+	}
+	return 0, false
+}
+
 // samples returns the family's current values, sorted by label values.
 func (f *family) samples(ctx context.Context) []Sample {
 	f.mu.Lock()

@@ -129,3 +129,43 @@ func TestInvalidNamesAreRefused(t *testing.T) {
 		}()
 	}
 }
+
+func TestValuesCanBeReadInProcessByNameAndLabels(t *testing.T) {
+	r := metrics.NewRegistry()
+	r.Counter("a_total", "A.").Add(4)
+	codes := r.CounterVec("b_total", "B.", "code")
+	codes.With("200").Add(2)
+	codes.With("500").Inc()
+	calls := 0
+	r.GaugeVecFunc("c_pending", "C.", []string{"topic"}, func(context.Context) []metrics.Sample {
+		calls++
+		return []metrics.Sample{{Labels: []string{"events"}, Value: float64(10 * calls)}}
+	})
+	ctx := context.Background()
+
+	if v, ok := r.Value(ctx, "a_total"); !ok || v != 4 {
+		t.Errorf("a_total = %v, %v; want 4, true", v, ok)
+	}
+	if v, ok := r.Value(ctx, "b_total", "500"); !ok || v != 1 {
+		t.Errorf(`b_total{code="500"} = %v, %v; want 1, true`, v, ok)
+	}
+	if _, ok := r.Value(ctx, "b_total", "404"); ok {
+		t.Error(`b_total{code="404"} exists; want no such series`)
+	}
+	if _, ok := r.Value(ctx, "nothing_total"); ok {
+		t.Error("an unknown metric has a value")
+	}
+	if got := r.Samples(ctx, "b_total"); len(got) != 2 || got[0].Labels[0] != "200" || got[0].Value != 2 {
+		t.Errorf("b_total samples = %v; want 200 (2) first, then 500", got)
+	}
+	// A value computed on scrape is computed again on each read.
+	first, _ := r.Value(ctx, "c_pending", "events")
+	second, _ := r.Value(ctx, "c_pending", "events")
+	if first != 10 || second != 20 {
+		t.Errorf("c_pending read twice = %v, %v; want 10, 20", first, second)
+	}
+	var nilReg *metrics.Registry
+	if s := nilReg.Samples(ctx, "a_total"); s != nil {
+		t.Errorf("a nil registry has samples %v", s)
+	}
+}

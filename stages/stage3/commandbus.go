@@ -16,6 +16,7 @@ import (
 
 	"github.com/staircase/staircase/internal/cqrsapi"
 	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage2/command"
 )
@@ -78,6 +79,9 @@ type commandBus struct {
 	router   *message.Router
 	log      *slog.Logger
 	now      func() time.Time
+	// counted counts the commands queued, applied and rejected, for
+	// /metrics and the architecture page (nil counts nothing).
+	counted *metrics.CounterVec
 }
 
 // commandMarshaler names every bus command the same, with JSON payloads.
@@ -85,6 +89,8 @@ var commandMarshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
 
 func newCommandBus(cfg Config, handlers *command.Handlers, pub message.Publisher, topic string, logger watermill.LoggerAdapter) (*commandBus, error) {
 	b := &commandBus{write: cfg.Write, handlers: handlers, log: cfg.Logger.With("component", "command-handler"), now: time.Now}
+	b.counted = cfg.Metrics.CounterVec(metrics.BusCommands,
+		"Commands this process queued on the command bus (accepted), and applied or rejected taking them off it.", "outcome")
 	var err error
 	b.bus, err = cqrs.NewCommandBusWithConfig(pub, cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(cqrs.CommandBusGeneratePublishTopicParams) (string, error) { return topic, nil },
@@ -143,6 +149,7 @@ func (b *commandBus) send(ctx context.Context, cmd busCommand, version int) (ord
 	if err != nil {
 		return order.Ack{}, fmt.Errorf("queue %s for order %s: %w", cmd.Type, cmd.OrderID, err)
 	}
+	b.counted.With("accepted").Inc()
 	return order.Ack{ID: cmd.OrderID, Version: version, Accepted: true, CommandID: id}, nil
 }
 
@@ -203,12 +210,17 @@ func (b *commandBus) handle(ctx context.Context, cmd *busCommand) error {
 	switch code := order.ErrorCode(err); {
 	case err == nil:
 		if c.recorded {
+			b.counted.With("applied").Inc()
 			return nil
 		}
 		// A repeated place-order changes nothing and appends no events:
 		// record it on its own.
 		row := processedRow{CommandID: id, OrderID: cmd.OrderID, Type: cmd.Type, Status: statusApplied, Version: ack.Version, ProcessedAt: b.now().UTC()}
-		return insertProcessed(ctx, b.write, &row)
+		if err := insertProcessed(ctx, b.write, &row); err != nil {
+			return err
+		}
+		b.counted.With("applied").Inc()
+		return nil
 	case code == order.EINTERNAL:
 		// A copy of this command may have been applied meanwhile (its
 		// record made ours fail); otherwise the database failed.
@@ -218,7 +230,11 @@ func (b *commandBus) handle(ctx context.Context, cmd *busCommand) error {
 		b.log.WarnContext(ctx, "command bus: command will be retried", "command", id, "type", cmd.Type, "order", cmd.OrderID, "err", err)
 		return err
 	default:
-		return b.reject(ctx, id, cmd, err)
+		if err := b.reject(ctx, id, cmd, err); err != nil {
+			return err
+		}
+		b.counted.With("rejected").Inc()
+		return nil
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/staircase/staircase/internal/cqrsapi"
 	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
@@ -69,6 +70,7 @@ func startBusStage(t *testing.T, b sqltest.Backend) busStage {
 	s, err := New(Config{
 		Write: sqltest.Open(t, b, migrations.Write), Read: sqltest.Open(t, b, migrations.Read), NATS: nc,
 		Namespace: namespace, CommandBus: CommandBusAsync, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: metrics.NewRegistry(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +107,7 @@ func TestCommandBus(t *testing.T) {
 			t.Run("a command delivered twice is applied once", func(t *testing.T) { testDoubleDelivery(t, s) })
 			t.Run("a command that breaks a rule is rejected and shown on the order", func(t *testing.T) { testRejected(t, s) })
 			t.Run("bad input is refused before it is queued", func(t *testing.T) { testShape(t, s) })
+			t.Run("the command bus counts what it accepted, applied and rejected", func(t *testing.T) { testCounted(t, s) })
 		})
 	}
 }
@@ -270,5 +273,49 @@ func testShape(t *testing.T, s busStage) {
 	}
 	if st := s.settled(t, ack.CommandID); st.Status != cqrsapi.CommandRejected || order.ErrorCode(st.Err) != order.ENOTFOUND {
 		t.Fatalf("deliver of an unknown order: %+v", st)
+	}
+}
+
+// testCounted checks the command bus's counters, which the architecture
+// page shows: a command counts as accepted when it is queued, then as
+// applied or rejected once, when it is taken off the bus.
+func testCounted(t *testing.T, s busStage) {
+	ctx := context.Background()
+	count := func(outcome string) float64 {
+		v, _ := s.cfg.Metrics.Value(ctx, "staircase_command_bus_commands_total", outcome)
+		return v
+	}
+	accepted, applied, rejected := count("accepted"), count("applied"), count("rejected")
+
+	if _, err := s.PlaceOrder(ctx, order.PlaceOrder{ID: order.NewID(), Customer: "Ada", Address: "Here"}); err == nil {
+		t.Fatal("a place-order without lines was queued")
+	}
+	id := placeQueued(t, s)
+	for _, send := range []func() (order.Ack, error){
+		func() (order.Ack, error) { return s.ShipOrder(ctx, order.ShipOrder{ID: id}) },
+		func() (order.Ack, error) { return s.CancelOrder(ctx, order.CancelOrder{ID: id, Reason: "too late"}) },
+		func() (order.Ack, error) { return s.DeliverOrder(ctx, order.DeliverOrder{ID: id}) },
+	} {
+		ack, err := send()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.settled(t, ack.CommandID)
+	}
+	// Counted when sent: exact. The cancel was rejected before the
+	// deliver was taken off the bus (one command in flight): exact too.
+	if d := count("accepted") - accepted; d != 4 {
+		t.Errorf("accepted +%v, want +4 (the refused command is not queued)", d)
+	}
+	if d := count("rejected") - rejected; d != 1 {
+		t.Errorf("rejected +%v, want +1", d)
+	}
+	// The deliver is counted just after it is recorded as applied.
+	deadline := time.Now().Add(5 * time.Second)
+	for count("applied")-applied < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := count("applied") - applied; d != 3 {
+		t.Errorf("applied +%v, want +3 (place, ship, deliver)", d)
 	}
 }

@@ -23,24 +23,27 @@ type stageMetrics struct {
 	parked     *metrics.Counter
 	held       *metrics.Counter
 	lag        *metrics.Gauge
+	newest     *metrics.Gauge
 }
 
 func newStageMetrics(reg *metrics.Registry) stageMetrics {
 	return stageMetrics{
-		published: reg.Counter("staircase_relay_events_published_total",
+		published: reg.Counter(metrics.RelayPublished,
 			"Events this process's relay published from the change log to the event bus (a copy published again after a crash counts again)."),
-		applied: reg.Counter("staircase_projector_events_applied_total",
+		applied: reg.Counter(metrics.ProjectorApplied,
 			"Events this process's projector applied to the read database."),
-		duplicate: reg.Counter("staircase_projector_events_duplicate_total",
+		duplicate: reg.Counter(metrics.ProjectorDuplicate,
 			"Events this process's projector received at or below the stored version: redeliveries, ignored."),
-		gapRetries: reg.Counter("staircase_projector_gap_retries_total",
+		gapRetries: reg.Counter(metrics.ProjectorGapRetries,
 			"Times this process's projector got an event before its order's previous version and retried it."),
-		parked: reg.Counter("staircase_projector_events_parked_total",
+		parked: reg.Counter(metrics.ProjectorParked,
 			"Events this process's projector parked in the error log after their retries."),
-		held: reg.Counter("staircase_projector_events_held_total",
+		held: reg.Counter(metrics.ProjectorHeld,
 			"Events this process's projector held behind a parked event of the same order."),
-		lag: reg.Gauge("staircase_projection_lag_seconds",
+		lag: reg.Gauge(metrics.ProjectionLag,
 			"Seconds between the last event this process applied to the read database and the change it records (now minus its time when applied)."),
+		newest: reg.Gauge(metrics.ProjectionNewest,
+			"Unix time of the newest change this process applied to the read database: how far the read side is up to date."),
 	}
 }
 
@@ -50,6 +53,11 @@ func (m stageMetrics) outcome(o projection.Outcome, e order.Event) {
 	case projection.OutcomeApplied:
 		m.applied.Inc()
 		m.lag.Set(max(0, time.Since(e.OccurredAt).Seconds()))
+		// The newest, not the last: events of different orders may apply
+		// out of time order.
+		if t := float64(e.OccurredAt.UnixNano()) / 1e9; t > m.newest.Value() {
+			m.newest.Set(t)
+		}
 	case projection.OutcomeDuplicate:
 		m.duplicate.Inc()
 	}
@@ -71,7 +79,7 @@ func registerBacklog(reg *metrics.Registry, nc *nats.Conn, consumers []busConsum
 	if err != nil {
 		return
 	}
-	reg.GaugeVecFunc("staircase_bus_pending_messages",
+	reg.GaugeVecFunc(metrics.BusPending,
 		"Messages on a bus topic not yet delivered to its durable consumer (shared by every instance).",
 		[]string{"topic"}, func(ctx context.Context) []metrics.Sample {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -1,0 +1,91 @@
+package bff
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// slowStage answers GET /api/which with its name, after a signal, so a
+// test can switch stages while the request is in flight.
+type slowStage struct {
+	Stage
+	name    string
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s slowStage) Routes(r fiber.Router) {
+	r.Get("/api/which", func(c *fiber.Ctx) error {
+		if s.started != nil {
+			close(s.started)
+			<-s.release
+		}
+		return c.SendString(s.name)
+	})
+}
+
+func TestARequestFinishesOnTheStageItStartedOn(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	sw, err := NewSwitch(map[int]Stage{
+		1: slowStage{name: "one", started: started, release: release},
+		2: slowStage{name: "two"},
+	}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Switch: sw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.App().Listener(ln) //nolint:errcheck // ends with Shutdown below
+	t.Cleanup(func() { _ = srv.App().Shutdown() })
+	get := func() (string, error) {
+		res, err := http.Get("http://" + ln.Addr().String() + "/api/which")
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return string(b), err
+	}
+
+	inFlight := make(chan string, 1)
+	go func() {
+		body, err := get()
+		if err != nil {
+			body = err.Error()
+		}
+		inFlight <- body
+	}()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached stage 1")
+	}
+	if err := sw.Set(context.Background(), 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if body, err := get(); err != nil || body != "two" {
+		t.Fatalf("a request after the switch: %q %v, want stage two", body, err)
+	}
+	close(release)
+	select {
+	case body := <-inFlight:
+		if strings.TrimSpace(body) != "one" {
+			t.Fatalf("the request in flight during the switch answered %q, want stage one", body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request in flight never finished")
+	}
+}
