@@ -18,6 +18,7 @@ import (
 	"github.com/staircase/staircase/internal/app"
 	"github.com/staircase/staircase/internal/httpapi"
 	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 )
 
@@ -26,7 +27,7 @@ import (
 // and the bus namespace.
 func startAsync(t *testing.T, b sqltest.Backend) (e *env, writeURL, dataDir, namespace string) {
 	t.Helper()
-	natsURL, namespace := sharedBus(t)
+	natsURL, namespace := natstest.Shared(t)
 	writeURL, dataDir = b.URL(t), t.TempDir()
 	e = start(t, app.Config{Stage: 3, CommandBus: "async", WriteDB: writeURL, DataDir: dataDir, NATSURL: natsURL, BusNamespace: namespace})
 	e.backend, e.api = b.Name, cqrsAPI{e}

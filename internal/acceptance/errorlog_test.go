@@ -10,6 +10,7 @@ import (
 
 	"github.com/staircase/staircase/internal/app"
 	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/stages/stage3"
@@ -99,7 +100,7 @@ func TestAnEventWithAGapIsParkedItsOrderHeldAndHealedOnceTheGapIsFilled(t *testi
 	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			natsURL, ns := sharedBus(t)
+			natsURL, ns := natstest.Shared(t)
 			e := start(t, app.Config{Stage: 3, WriteDB: b.URL(t), ReadDB: b.URL(t), NATSURL: natsURL, BusNamespace: ns, ProjectorRetries: 2})
 			e.api = cqrsAPI{e}
 			pub, err := messaging.NewPublisher(e.app.NATS, messaging.PublisherConfig{})

@@ -3,15 +3,8 @@ package acceptance
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"encoding/json"
-	"github.com/staircase/staircase/internal/messaging"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +15,7 @@ import (
 	"time"
 
 	"github.com/staircase/staircase/internal/app"
+	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 )
@@ -83,7 +77,7 @@ func start(t *testing.T, cfg app.Config) *env {
 		cfg.DataDir = t.TempDir()
 	}
 	if cfg.NATSURL == "" {
-		cfg.NATSURL, cfg.BusNamespace = sharedBus(t)
+		cfg.NATSURL, cfg.BusNamespace = natstest.Shared(t)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -113,41 +107,6 @@ func start(t *testing.T, cfg app.Config) *env {
 			return http.ErrUseLastResponse
 		}},
 	}
-}
-
-// envNATS names the variable that holds an external NATS server's URL;
-// without it each test starts the app's embedded server.
-const envNATS = "STAIRCASE_TEST_NATS"
-
-// sharedBus returns the external NATS server and a namespace of this
-// test's own, whose streams are deleted when the test ends; or nothing, for
-// the embedded server.
-func sharedBus(t *testing.T) (url, namespace string) {
-	url = os.Getenv(envNATS)
-	if url == "" {
-		return "", ""
-	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	namespace = "t" + hex.EncodeToString(b) + "-"
-	t.Cleanup(func() {
-		nc, err := nats.Connect(url)
-		if err != nil {
-			t.Logf("clean up streams: %v", err)
-			return
-		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, topic := range []string{messaging.EventsTopic, messaging.CommandsTopic} {
-			_ = js.DeleteStream(ctx, messaging.StreamName(namespace+topic))
-		}
-	})
-	return url, namespace
 }
 
 // response is what a request answered.

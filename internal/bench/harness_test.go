@@ -2,21 +2,15 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/staircase/staircase/internal/app"
-	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 )
 
@@ -35,7 +29,7 @@ type server struct {
 func startServer(tb testing.TB, stage int, b sqltest.Backend) *server {
 	tb.Helper()
 	cfg := app.Config{Stage: stage, DataDir: tb.TempDir(), WriteDB: b.URL(tb), ReadDB: b.URL(tb)}
-	cfg.NATSURL, cfg.BusNamespace = sharedBus(tb)
+	cfg.NATSURL, cfg.BusNamespace = natstest.Shared(tb)
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg)
@@ -68,40 +62,6 @@ func startServer(tb testing.TB, stage int, b sqltest.Backend) *server {
 
 // stageName names a stage's sub-benchmark or subtest.
 func stageName(n int) string { return "stage" + strconv.Itoa(n) }
-
-// envNATS names the variable that holds an external NATS server's URL.
-const envNATS = "STAIRCASE_TEST_NATS"
-
-// sharedBus returns the external NATS server and a namespace of this
-// test's own, whose streams are deleted when it ends; or nothing, for the
-// embedded server.
-func sharedBus(tb testing.TB) (url, namespace string) {
-	url = os.Getenv(envNATS)
-	if url == "" {
-		return "", ""
-	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	namespace = "b" + hex.EncodeToString(b) + "-"
-	tb.Cleanup(func() {
-		nc, err := nats.Connect(url)
-		if err != nil {
-			tb.Logf("clean up streams: %v", err)
-			return
-		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, topic := range []string{messaging.EventsTopic, messaging.CommandsTopic} {
-			_ = js.DeleteStream(ctx, messaging.StreamName(namespace+topic))
-		}
-	})
-	return url, namespace
-}
 
 // envInt reads a positive whole number from the environment, or def.
 func envInt(tb testing.TB, name string, def int) int {

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"sync"
@@ -15,13 +13,10 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 )
-
-// envNATS names the variable that holds the NATS server shared by the
-// scale-out test's instances.
-const envNATS = "STAIRCASE_TEST_NATS"
 
 // TestTwoInstancesShareTheWork runs two stage 3 instances on one write
 // database, one read database (PostgreSQL) and one NATS server, and checks
@@ -47,21 +42,12 @@ const envNATS = "STAIRCASE_TEST_NATS"
 // (Nats-Msg-Id dedup and the leader lock) and the read database agrees
 // with the database of record event for event.
 func TestTwoInstancesShareTheWork(t *testing.T) {
-	natsURL := os.Getenv(envNATS)
+	natsURL, namespace := natstest.Shared(t) // its streams are deleted after the processes end
 	if os.Getenv(sqltest.EnvPostgres) == "" || natsURL == "" {
-		t.Skip("needs a shared PostgreSQL and NATS server: set " + sqltest.EnvPostgres + " and " + envNATS)
+		t.Skip("needs a shared PostgreSQL and NATS server: set " + sqltest.EnvPostgres + " and " + natstest.EnvNATS)
 	}
 	writeURL, readURL := sqltest.Postgres(t), sqltest.Postgres(t)
-	namespace := "e2e" + randomHex(4) + "-"
 	js := jetStream(t, natsURL)
-	// Registered before the processes start, so it runs after they end.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, topic := range []string{messaging.EventsTopic, messaging.CommandsTopic} {
-			_ = js.DeleteStream(ctx, messaging.StreamName(namespace+topic))
-		}
-	})
 	args := []string{"--stage", "3", "--write-db", writeURL, "--read-db", readURL, "--nats-url", natsURL}
 	env := "STAIRCASE_BUS_NAMESPACE=" + namespace
 	write, read := openDB(t, writeURL, ""), openDB(t, readURL, "")
@@ -235,10 +221,4 @@ func jetStream(t *testing.T, url string) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

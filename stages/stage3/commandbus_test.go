@@ -2,21 +2,18 @@ package stage3
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/cqrsapi"
 	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
@@ -36,37 +33,7 @@ type busStage struct {
 // or an embedded one.
 func startBusStage(t *testing.T, b sqltest.Backend) busStage {
 	t.Helper()
-	url, namespace := os.Getenv("STAIRCASE_TEST_NATS"), ""
-	if url == "" {
-		e, err := messaging.StartEmbedded(context.Background(), t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.Shutdown)
-		url = e.URL()
-	} else {
-		r := make([]byte, 4)
-		_, _ = rand.Read(r)
-		namespace = "t" + hex.EncodeToString(r) + "-"
-	}
-	nc, err := messaging.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if namespace != "" {
-		t.Cleanup(func() {
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			for _, topic := range []string{messaging.EventsTopic, messaging.CommandsTopic} {
-				_ = js.DeleteStream(ctx, messaging.StreamName(namespace+topic))
-			}
-		})
-	}
+	nc, namespace := natstest.Connect(t)
 	s, err := New(Config{
 		Write: sqltest.Open(t, b, migrations.Write), Read: sqltest.Open(t, b, migrations.Read), NATS: nc,
 		Namespace: namespace, CommandBus: CommandBusAsync, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

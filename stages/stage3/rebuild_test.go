@@ -2,13 +2,10 @@ package stage3_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,11 +15,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/bff"
-	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
@@ -75,42 +71,7 @@ func databases(t *testing.T, b sqltest.Backend) (write, read *bun.DB) {
 // one.
 func bus(t *testing.T) (*nats.Conn, string) {
 	t.Helper()
-	url := os.Getenv("STAIRCASE_TEST_NATS")
-	namespace := ""
-	if url == "" {
-		e, err := messaging.StartEmbedded(context.Background(), filepath.Join(t.TempDir(), "nats"), quiet())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.Shutdown)
-		url = e.URL()
-	} else {
-		b := make([]byte, 4)
-		_, _ = rand.Read(b)
-		namespace = "t" + hex.EncodeToString(b) + "-"
-		t.Cleanup(func() {
-			nc, err := nats.Connect(url)
-			if err != nil {
-				return
-			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			for _, topic := range []string{messaging.EventsTopic, messaging.CommandsTopic} {
-				_ = js.DeleteStream(ctx, messaging.StreamName(namespace+topic))
-			}
-		})
-	}
-	nc, err := messaging.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc, namespace
+	return natstest.Connect(t)
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
