@@ -3,10 +3,7 @@ package browser
 import (
 	"context"
 	"database/sql"
-	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sync/atomic"
@@ -186,60 +183,4 @@ func (l *sqliteLock) release() {
 	}
 	l.conn.Close()
 	l.db.Close()
-}
-
-// startAppWithDir is startApp that also answers the app's data folder.
-func startAppWithDir(t *testing.T, stage int) (base, dir string) {
-	t.Helper()
-	dir = t.TempDir()
-	h := &countingHandler{
-		Handler: slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}),
-		errs:    new(atomic.Int64),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{DataDir: dir, Stage: stage, Logger: slog.New(h)})
-	if err != nil {
-		cancel()
-		t.Fatalf("start the app in stage %d: %v", stage, err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		a.Close()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("the app did not shut down within 15 s")
-		}
-		if err := a.Close(); err != nil {
-			t.Errorf("close the app: %v", err)
-		}
-		if n := h.errs.Load(); n > 0 {
-			t.Errorf("the app logged %d errors (see the log above)", n)
-		}
-	})
-	base = "http://" + ln.Addr().String()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base, filepath.Clean(dir)
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the app does not answer /healthz: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond) // waiting for the listener, not for correctness
-	}
 }

@@ -225,7 +225,14 @@ func eachStage(t *testing.T, fn func(t *testing.T, tb *tab)) {
 // test's cleanup stops it. Any error the app logs fails the test.
 func startApp(t *testing.T, stage int) string {
 	t.Helper()
-	dir := t.TempDir()
+	base, _ := startAppWithDir(t, stage)
+	return base
+}
+
+// startAppWithDir is startApp that also answers the app's data folder.
+func startAppWithDir(t *testing.T, stage int) (base, dir string) {
+	t.Helper()
+	dir = t.TempDir()
 	h := &countingHandler{
 		Handler: slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}),
 		errs:    new(atomic.Int64),
@@ -261,14 +268,14 @@ func startApp(t *testing.T, stage int) string {
 			t.Errorf("the app logged %d errors (see the log above)", n)
 		}
 	})
-	base := "http://" + ln.Addr().String()
+	base = "http://" + ln.Addr().String()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return base, filepath.Clean(dir)
 			}
 		}
 		if time.Now().After(deadline) {
