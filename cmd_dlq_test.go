@@ -6,35 +6,14 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/staircase/staircase/internal/app"
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/order/ordertest"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/stages/stage3"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
-
-// dlqEvents makes an order's first three events: placed, lines changed,
-// shipped.
-func dlqEvents(t *testing.T) []order.Event {
-	t.Helper()
-	now := time.Now().UTC()
-	lines := []order.Line{{SKU: "TEA-01", Name: "Green tea", Quantity: 2, UnitPriceCents: 250}}
-	o, placed, err := order.Place(order.PlaceOrder{ID: order.NewID(), Customer: "Ada", Address: "1 Main St", Lines: lines}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	changed, err := o.ChangeLines(order.ChangeOrderLines{ID: o.ID, Lines: append(lines, order.Line{SKU: "CUP", Name: "Cup", Quantity: 1, UnitPriceCents: 900})}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shipped, err := o.Ship(order.ShipOrder{ID: o.ID}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []order.Event{placed, changed, shipped}
-}
 
 func TestDLQCommandListsShowsAndReplays(t *testing.T) {
 	for _, b := range sqltest.Backends() {
@@ -46,7 +25,7 @@ func TestDLQCommandListsShowsAndReplays(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer read.Close()
-			events := dlqEvents(t)
+			events := ordertest.Life(t, "Ada")
 			envelope := func(e order.Event) []byte {
 				m, err := stage3.EventMessage(e)
 				if err != nil {

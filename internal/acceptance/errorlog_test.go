@@ -12,6 +12,7 @@ import (
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/order/ordertest"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/stages/stage3"
 )
@@ -68,27 +69,6 @@ func errorLogOf(t *testing.T, e *env, orderID string) map[int]logEntry {
 	return out
 }
 
-// craftedOrder makes an order's events through the domain, without the
-// app: placed (v1), lines changed (v2), shipped (v3).
-func craftedOrder(t *testing.T) []order.Event {
-	t.Helper()
-	now := time.Now().UTC()
-	lines := []order.Line{{SKU: "TEA-01", Name: "Green tea", Quantity: 2, UnitPriceCents: 1250}}
-	o, placed, err := order.Place(order.PlaceOrder{ID: order.NewID(), Customer: "Xena", Address: "1 Gap Street", Lines: lines}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	changed, err := o.ChangeLines(order.ChangeOrderLines{ID: o.ID, Lines: append(lines, order.Line{SKU: "CUP", Name: "Cup", Quantity: 1, UnitPriceCents: 500})}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shipped, err := o.Ship(order.ShipOrder{ID: o.ID}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []order.Event{placed, changed, shipped}
-}
-
 // TestAnEventWithAGapIsParkedItsOrderHeldAndHealedOnceTheGapIsFilled runs
 // stage 3's real projector: order X's v2 and v3 arrive on the bus without
 // v1, so v2 is parked after its retries and v3 held behind it, while order
@@ -129,7 +109,7 @@ func TestAnEventWithAGapIsParkedItsOrderHeldAndHealedOnceTheGapIsFilled(t *testi
 				}
 			}
 
-			x := craftedOrder(t)
+			x := ordertest.Life(t, "Xena")
 			xid := x[0].OrderID.String()
 			publish(x[1], nil) // v1 never came: a real gap
 			publish(x[2], nil)
@@ -194,7 +174,7 @@ func TestAnEventWithAGapIsParkedItsOrderHeldAndHealedOnceTheGapIsFilled(t *testi
 
 			// An envelope no version of this code can read is parked at
 			// once, with what its metadata says, not dropped.
-			z := craftedOrder(t)
+			z := ordertest.Life(t, "Xena")
 			publish(z[0], func(env map[string]any) { env["schema_version"] = 99 })
 			zid := z[0].OrderID.String()
 			var parked logEntry
