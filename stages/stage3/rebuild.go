@@ -199,19 +199,62 @@ func (r *rebuilder) swap(ctx context.Context, lock sync.Locker) error {
 // server it returns nothing while any transaction holds the snapshot's xmin
 // back, and the sync covers what arrives meanwhile anyway.)
 func (r *rebuilder) replay(ctx context.Context) error {
-	return changelog.Each(ctx, r.write, func(e order.Event) error {
-		if _, err := projection.Apply(ctx, r.read, projection.Shadow, e); err != nil {
-			if ctx.Err() != nil || !skippable(err) {
-				return fmt.Errorf("replay %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
-			}
-			r.p.Skipped++
+	batch := make([]order.Event, 0, replayBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		r.p.Events++
-		r.p.Done++
-		r.p.Total = max(r.p.Total, r.p.Done)
-		r.report(false)
+		err := r.read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			for _, e := range batch {
+				if err := r.replayOne(ctx, tx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		batch = batch[:0]
+		return err
+	}
+	err := changelog.Each(ctx, r.write, func(e order.Event) error {
+		batch = append(batch, e)
+		if len(batch) == replayBatch {
+			return flush()
+		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// replayBatch is how many events one transaction of the replay applies:
+// the shadow tables have no other writer, so a commit per event (an fsync
+// each on PostgreSQL) would only cost time.
+const replayBatch = 500
+
+// replayOne applies one event inside the batch's transaction, under a
+// savepoint, so that an event left to the sync undoes only itself.
+func (r *rebuilder) replayOne(ctx context.Context, tx bun.Tx, e order.Event) error {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT replay_event"); err != nil {
+		return err
+	}
+	if _, err := projection.ApplyIn(ctx, tx, projection.Shadow, e); err != nil {
+		if ctx.Err() != nil || !skippable(err) {
+			return fmt.Errorf("replay %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
+		}
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT replay_event"); err != nil {
+			return err
+		}
+		r.p.Skipped++
+	} else if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT replay_event"); err != nil {
+		return err
+	}
+	r.p.Events++
+	r.p.Done++
+	r.p.Total = max(r.p.Total, r.p.Done)
+	r.report(false)
+	return nil
 }
 
 // skippable tells whether a replayed event may be left to the sync with the

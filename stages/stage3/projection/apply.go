@@ -136,6 +136,14 @@ func Apply(ctx context.Context, db *bun.DB, t Tables, e order.Event) (Outcome, e
 	}
 }
 
+// ApplyIn is Apply inside the caller's transaction tx, for a caller that is
+// the only writer of tables t (a rebuild filling its shadow tables), so
+// that many events can share one transaction. An error leaves tx as it
+// was before the call only if the caller wraps the call in a savepoint.
+func ApplyIn(ctx context.Context, tx bun.Tx, t Tables, e order.Event) (Outcome, error) {
+	return apply(ctx, tx, t, e)
+}
+
 // apply is Apply's step inside a transaction.
 func apply(ctx context.Context, tx bun.IDB, t Tables, e order.Event) (Outcome, error) {
 	if e.OrderVersion < 1 {
