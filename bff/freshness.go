@@ -62,6 +62,14 @@ func newWrites(ttl time.Duration, limit int) *writes {
 	return &writes{ttl: ttl, max: limit, now: time.Now, m: map[order.ID]written{}}
 }
 
+// forget drops what the UI wrote to order id: the write will never show on
+// the read side (a queued command that was rejected).
+func (w *writes) forget(id order.ID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m, id)
+}
+
 // record notes that the UI wrote version of order id; placed, when not nil,
 // is the order as submitted.
 func (w *writes) record(id order.ID, version int, placed *order.Order) {

@@ -36,6 +36,8 @@ type lagStage struct {
 	read  map[order.ID]order.Order
 	// reads counts the read side's answers, to wait for a stream's polls.
 	reads int
+	// rejection is what a rejected queued command left on its order.
+	rejection string
 }
 
 func newLagStage() *lagStage {
@@ -118,7 +120,7 @@ func (s *lagStage) OrderDetail(_ context.Context, id order.ID) (order.Detail, er
 	if !ok {
 		return order.Detail{}, order.NotFound(id)
 	}
-	return order.Detail{Order: o, TotalCents: o.TotalCents(), Source: s.source}, nil
+	return order.Detail{Order: o, TotalCents: o.TotalCents(), Source: s.source, Rejection: s.rejection}, nil
 }
 
 // newLagServer serves st as the only stage (number 3).
@@ -604,6 +606,31 @@ func TestLiveOrderStream(t *testing.T) {
 	}
 	if ev := nextEvent(t, events); ev.name != "done" {
 		t.Errorf("event %q, want done", ev.name)
+	}
+}
+
+func TestLiveOrderStreamEndsWhenTheWriteWasRejected(t *testing.T) {
+	st := newLagStage()
+	s := newLagServer(t, versionedLagStage{st})
+	s.live.poll = 10 * time.Millisecond
+	base, _ := serve(t, s)
+	id := testPlace(t, st, "Rejected Rita")
+	st.catchUp(id)
+	s.writes.record(id, 2, nil) // a queued ship the read side will never show
+	_, events := openStream(t, base+"/live/orders/"+id.String()+"?v=2")
+	waitReads(t, st, st.readCount()+1)
+	st.mu.Lock()
+	st.rejection = "rejected: cannot ship an order that is cancelled"
+	st.mu.Unlock()
+	ev := nextEvent(t, events)
+	if ev.name != "order-"+id.String() || !strings.Contains(ev.data, "cannot ship an order that is cancelled") {
+		t.Fatalf("event %q is not the order with its rejection: %.300s", ev.name, ev.data)
+	}
+	if ev := nextEvent(t, events); ev.name != "done" {
+		t.Errorf("event %q, want done", ev.name)
+	}
+	if v := s.writes.version(id); v != 0 {
+		t.Errorf("the rejected write is still waited for: v%d", v)
 	}
 }
 

@@ -125,7 +125,7 @@ func (s *Server) stream(c *fiber.Ctx, st Queries, watches []watch, render func(c
 	// Closed when the server shuts down: open streams end at once instead
 	// of holding the graceful shutdown for their lifetime.
 	shutdown := c.Context().Done()
-	timing, log := s.live, s.log
+	timing, log, forget := s.live, s.log, s.writes.forget
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -138,7 +138,7 @@ func (s *Server) stream(c *fiber.Ctx, st Queries, watches []watch, render func(c
 		if writeEvent(w, "", "", timing.retry) != nil {
 			return
 		}
-		for {
+		for polls := 1; ; polls++ {
 			left := watches[:0]
 			for _, wt := range watches {
 				got, err := readVersion(ctx, st, wt.id)
@@ -147,9 +147,15 @@ func (s *Server) stream(c *fiber.Ctx, st Queries, watches []watch, render func(c
 					left = append(left, wt)
 					continue
 				}
-				if got < wt.version {
+				if got < wt.version && !(polls%rejectionEvery == 0 && rejected(ctx, st, wt.id)) {
 					left = append(left, wt)
 					continue
+				}
+				// Caught up, or the write was rejected after it was
+				// accepted (async command bus) and never will be: either
+				// way the page gets the order as the read side has it.
+				if got < wt.version {
+					forget(wt.id)
 				}
 				html, err := render(ctx, wt.id)
 				if err != nil {
@@ -180,6 +186,17 @@ func (s *Server) stream(c *fiber.Ctx, st Queries, watches []watch, render func(c
 		}
 	})
 	return nil
+}
+
+// rejectionEvery is how many polls pass between looks for a rejected
+// write: reading an order's detail costs more than its version.
+const rejectionEvery = 10
+
+// rejected tells whether the order's newest write was a queued command
+// rejected after it was accepted (order.Detail.Rejection).
+func rejected(ctx context.Context, st Queries, id order.ID) bool {
+	d, err := st.OrderDetail(ctx, id)
+	return err == nil && d.Rejection != ""
 }
 
 // writeEvent writes one event (or, with retry > 0, the reconnection delay)
