@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +88,36 @@ func TestARequestFinishesOnTheStageItStartedOn(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the request in flight never finished")
+	}
+}
+
+func TestHealthzAnswers503WhenTheDatabaseDoesNot(t *testing.T) {
+	sw, err := NewSwitch(map[int]Stage{0: slowStage{name: "zero"}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := true
+	srv, err := New(Config{Switch: sw, Health: func(context.Context) error {
+		if down {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		down bool
+		want int
+	}{{true, http.StatusServiceUnavailable}, {false, http.StatusOK}} {
+		down = c.down
+		res, err := srv.App().Test(httptest.NewRequest(http.MethodGet, "/healthz", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != c.want {
+			t.Errorf("database down=%v: /healthz answered %d, want %d", c.down, res.StatusCode, c.want)
+		}
 	}
 }
