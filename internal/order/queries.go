@@ -119,3 +119,23 @@ type CustomerTotal struct {
 
 // TopCustomersLimit is how many customers the dashboard ranks.
 const TopCustomersLimit = 5
+
+// Page makes a page of a list read with limit+1 rows: the extra row, if
+// any, only says there is a next page, whose cursor is the last kept row.
+// Times are given in UTC, whatever the database returned.
+func Page(rows []Summary, limit int, src Source) SummaryPage {
+	page := SummaryPage{Orders: rows, Source: src}
+	if len(rows) > limit {
+		page.Orders = rows[:limit]
+		last := page.Orders[limit-1]
+		page.Next = Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode()
+	}
+	if page.Orders == nil {
+		page.Orders = []Summary{}
+	}
+	for i := range page.Orders {
+		page.Orders[i].CreatedAt = page.Orders[i].CreatedAt.UTC()
+		page.Orders[i].UpdatedAt = page.Orders[i].UpdatedAt.UTC()
+	}
+	return page
+}

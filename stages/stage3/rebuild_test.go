@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -20,7 +19,6 @@ import (
 	"github.com/staircase/staircase/bff"
 	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage2"
@@ -44,26 +42,9 @@ type world struct {
 	versions map[order.ID]int
 }
 
-func openDB(t *testing.T, url, path string, side migrations.Side) *bun.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, url, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := sqlstore.Migrate(ctx, db, side); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 // databases opens a migrated write and read database on backend b.
 func databases(t *testing.T, b sqltest.Backend) (write, read *bun.DB) {
-	dir := t.TempDir()
-	write = openDB(t, b.URL(t), filepath.Join(dir, "write.db"), migrations.Write)
-	read = openDB(t, b.URL(t), filepath.Join(dir, "read.db"), migrations.Read)
-	return write, read
+	return sqltest.Open(t, b, migrations.Write), sqltest.Open(t, b, migrations.Read)
 }
 
 // bus returns a NATS connection and a namespace: the machine's server when

@@ -22,22 +22,6 @@ type ReadModel struct {
 // live there).
 func New(db bun.IDB) *ReadModel { return &ReadModel{db: db} }
 
-// summary is a row of the order_summaries view: one per order, with its
-// line count and total already added up.
-type summary struct {
-	bun.BaseModel `bun:"table:order_summaries,alias:s"`
-
-	ID         order.ID     `bun:"id"`
-	Customer   string       `bun:"customer"`
-	Status     order.Status `bun:"status"`
-	Currency   string       `bun:"currency"`
-	LineCount  int          `bun:"line_count"`
-	TotalCents int64        `bun:"total_cents"`
-	Version    int          `bun:"version"`
-	CreatedAt  time.Time    `bun:"created_at"`
-	UpdatedAt  time.Time    `bun:"updated_at"`
-}
-
 // OrderSummaries returns a page of the orders list, newest first, with a
 // keyset cursor for the next page.
 func (m *ReadModel) OrderSummaries(ctx context.Context, q order.SummaryQuery) (order.SummaryPage, error) {
@@ -45,25 +29,14 @@ func (m *ReadModel) OrderSummaries(ctx context.Context, q order.SummaryQuery) (o
 	if err != nil {
 		return order.SummaryPage{}, err
 	}
-	var rows []summary
-	sel := m.db.NewSelect().Model(&rows).OrderExpr("s.created_at DESC, s.id DESC").Limit(int64(q.Limit + 1))
-	if err := stage0.Filter(sel, "s", q).Scan(ctx); err != nil {
+	var rows []order.Summary
+	sel := m.db.NewSelect().TableExpr("order_summaries AS s").
+		ColumnExpr("s.id, s.customer, s.status, s.currency, s.line_count, s.total_cents, s.version, s.created_at, s.updated_at").
+		OrderExpr("s.created_at DESC, s.id DESC").Limit(int64(q.Limit + 1))
+	if err := stage0.Filter(sel, "s", q).Scan(ctx, &rows); err != nil {
 		return order.SummaryPage{}, fmt.Errorf("list order summaries: %w", err)
 	}
-	page := order.SummaryPage{Source: order.ReadModel}
-	if len(rows) > q.Limit {
-		rows = rows[:q.Limit]
-		last := rows[len(rows)-1]
-		page.Next = order.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode()
-	}
-	page.Orders = make([]order.Summary, len(rows))
-	for i, r := range rows {
-		page.Orders[i] = order.Summary{
-			ID: r.ID, Customer: r.Customer, Status: r.Status, Currency: r.Currency, LineCount: r.LineCount,
-			TotalCents: r.TotalCents, Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		}
-	}
-	return page, nil
+	return order.Page(rows, q.Limit, order.ReadModel), nil
 }
 
 // detail is the head of the order page: the order's fields and its total.

@@ -35,29 +35,16 @@ func (m *ReadModel) OrderSummaries(ctx context.Context, q order.SummaryQuery) (o
 	if err != nil {
 		return order.SummaryPage{}, err
 	}
-	var rows []view
-	sel := m.db.NewSelect().Model(&rows).ModelTableExpr("? AS v", bun.Ident(m.t.Orders)).
-		ExcludeColumn("lines", "address").
+	var rows []order.Summary
+	sel := m.db.NewSelect().TableExpr("? AS v", bun.Ident(m.t.Orders)).
+		ColumnExpr("v.id, v.customer, v.status, v.currency, v.line_count, v.total_cents, v.version, v.created_at, v.updated_at").
 		Where("NOT v.deleted").
 		OrderExpr("v.created_at DESC, v.id DESC").
 		Limit(int64(q.Limit + 1))
-	if err := stage0.Filter(sel, "v", q).Scan(ctx); err != nil {
+	if err := stage0.Filter(sel, "v", q).Scan(ctx, &rows); err != nil {
 		return order.SummaryPage{}, fmt.Errorf("list order summaries: %w", err)
 	}
-	page := order.SummaryPage{Source: order.ReadModel}
-	if len(rows) > q.Limit {
-		rows = rows[:q.Limit]
-		last := rows[len(rows)-1]
-		page.Next = order.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode()
-	}
-	page.Orders = make([]order.Summary, len(rows))
-	for i, r := range rows {
-		page.Orders[i] = order.Summary{
-			ID: r.ID, Customer: r.Customer, Status: r.Status, Currency: r.Currency, LineCount: r.LineCount,
-			TotalCents: r.TotalCents, Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		}
-	}
-	return page, nil
+	return order.Page(rows, q.Limit, order.ReadModel), nil
 }
 
 // OrderDetail returns what the order page shows, with the order's history,
