@@ -54,3 +54,74 @@ type Ack struct {
 	// ask whether it was applied or rejected.
 	CommandID string
 }
+
+// Command is what every command is: it names the order it is for and
+// checks its own fields. Validate returns an EINVALID *Error with one
+// FieldError per field it gets wrong, or nil; it says nothing of whether
+// the order's status or version allows the command, which only the rules
+// on the order itself decide.
+type Command interface {
+	Target() ID
+	Validate() error
+}
+
+// Target is the order the command places.
+func (c PlaceOrder) Target() ID { return c.ID }
+
+// Validate checks the new order's fields: ID, customer, address, currency
+// and 1 to MaxLines lines.
+func (c PlaceOrder) Validate() error {
+	_, err := c.normalize()
+	return err
+}
+
+// Target is the order whose lines change.
+func (c ChangeOrderLines) Target() ID { return c.ID }
+
+// Validate checks the ID, the expected version and the new lines.
+func (c ChangeOrderLines) Validate() error {
+	var fe fieldErrors
+	checkID(&fe, c.ID)
+	checkLines(&fe, c.Lines)
+	checkExpected(&fe, c.ExpectedVersion)
+	return fe.err()
+}
+
+// Target is the order to ship.
+func (c ShipOrder) Target() ID { return c.ID }
+
+// Validate checks the ID and the expected version.
+func (c ShipOrder) Validate() error { return checkRef(c.ID, c.ExpectedVersion) }
+
+// Target is the order to deliver.
+func (c DeliverOrder) Target() ID { return c.ID }
+
+// Validate checks the ID and the expected version.
+func (c DeliverOrder) Validate() error { return checkRef(c.ID, c.ExpectedVersion) }
+
+// Target is the order to cancel.
+func (c CancelOrder) Target() ID { return c.ID }
+
+// Validate checks the ID, the reason and the expected version.
+func (c CancelOrder) Validate() error {
+	var fe fieldErrors
+	checkID(&fe, c.ID)
+	checkReason(&fe, c.Reason)
+	checkExpected(&fe, c.ExpectedVersion)
+	return fe.err()
+}
+
+// Target is the order to delete.
+func (c DeleteOrder) Target() ID { return c.ID }
+
+// Validate checks the ID and the expected version.
+func (c DeleteOrder) Validate() error { return checkRef(c.ID, c.ExpectedVersion) }
+
+// checkRef checks the fields of a command that names an order and nothing
+// else.
+func checkRef(id ID, expected int) error {
+	var fe fieldErrors
+	checkID(&fe, id)
+	checkExpected(&fe, expected)
+	return fe.err()
+}

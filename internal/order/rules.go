@@ -38,29 +38,35 @@ func knownCurrency(c string) bool {
 // Place checks a PlaceOrder command and returns the new order at version 1
 // and its OrderPlaced event.
 func Place(cmd PlaceOrder, now time.Time) (*Order, Event, error) {
-	var fe fieldErrors
-	if cmd.ID == (ID{}) {
-		fe.add("id", "is required (a UUID made by the client)")
-	}
-	customer := checkText(&fe, "customer", cmd.Customer, MaxCustomerLen)
-	address := checkText(&fe, "address", cmd.Address, MaxAddressLen)
-	currency := strings.ToUpper(strings.TrimSpace(cmd.Currency))
-	if currency == "" {
-		currency = DefaultCurrency
-	} else if !knownCurrency(currency) {
-		fe.add("currency", "must be one of %s", strings.Join(Currencies, ", "))
-	}
-	lines := checkLines(&fe, cmd.Lines)
-	if err := fe.err(); err != nil {
+	n, err := cmd.normalize()
+	if err != nil {
 		return nil, Event{}, err
 	}
 	now = now.UTC().Truncate(time.Microsecond)
 	o := &Order{
-		ID: cmd.ID, Customer: customer, Address: address, Currency: currency, Lines: lines,
+		ID: n.ID, Customer: n.Customer, Address: n.Address, Currency: n.Currency, Lines: n.Lines,
 		Status: Placed, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
-	ev := newEvent(o, now, OrderPlaced{Customer: customer, Address: address, Currency: currency, Lines: lines})
+	ev := newEvent(o, now, OrderPlaced{Customer: n.Customer, Address: n.Address, Currency: n.Currency, Lines: n.Lines})
 	return o, ev, nil
+}
+
+// normalize checks the command's fields and returns them trimmed, with the
+// default currency filled in.
+func (c PlaceOrder) normalize() (PlaceOrder, error) {
+	var fe fieldErrors
+	checkID(&fe, c.ID)
+	n := PlaceOrder{ID: c.ID}
+	n.Customer = checkText(&fe, "customer", c.Customer, MaxCustomerLen)
+	n.Address = checkText(&fe, "address", c.Address, MaxAddressLen)
+	n.Currency = strings.ToUpper(strings.TrimSpace(c.Currency))
+	if n.Currency == "" {
+		n.Currency = DefaultCurrency
+	} else if !knownCurrency(n.Currency) {
+		fe.add("currency", "must be one of %s", strings.Join(Currencies, ", "))
+	}
+	n.Lines = checkLines(&fe, c.Lines)
+	return n, fe.err()
 }
 
 // Fingerprint identifies what a PlaceOrder command asks for, after the same
@@ -133,14 +139,7 @@ func (o *Order) Cancel(cmd CancelOrder, now time.Time) (Event, error) {
 		return Event{}, err
 	}
 	var fe fieldErrors
-	reason := strings.TrimSpace(cmd.Reason)
-	if !utf8.ValidString(reason) {
-		fe.add("reason", "must be valid UTF-8 text")
-	} else if utf8.RuneCountInString(reason) > MaxReasonLen {
-		fe.add("reason", "must be at most %d characters", MaxReasonLen)
-	} else if hasControl(reason) {
-		fe.add("reason", "must not contain control characters")
-	}
+	reason := checkReason(&fe, cmd.Reason)
 	if err := fe.err(); err != nil {
 		return Event{}, err
 	}
@@ -164,9 +163,10 @@ func (o *Order) Delete(cmd DeleteOrder, now time.Time) (Event, error) {
 }
 
 func (o *Order) expect(version int) error {
-	if version < 0 {
-		return &Error{Code: EINVALID, Message: "the expected version is not valid",
-			Fields: []FieldError{{Field: "expected_version", Message: "must be a positive version"}}}
+	var fe fieldErrors
+	checkExpected(&fe, version)
+	if err := fe.err(); err != nil {
+		return err
 	}
 	if version != 0 && version != o.Version {
 		return VersionConflict(o.clone(), version)
@@ -280,4 +280,29 @@ func itoa(i int) string {
 		return digits[i : i+1]
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+func checkID(fe *fieldErrors, id ID) {
+	if id == (ID{}) {
+		fe.add("id", "is required (a UUID made by the client)")
+	}
+}
+
+func checkExpected(fe *fieldErrors, version int) {
+	if version < 0 {
+		fe.add("expected_version", "must be a positive version")
+	}
+}
+
+func checkReason(fe *fieldErrors, reason string) string {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case !utf8.ValidString(reason):
+		fe.add("reason", "must be valid UTF-8 text")
+	case utf8.RuneCountInString(reason) > MaxReasonLen:
+		fe.add("reason", "must be at most %d characters", MaxReasonLen)
+	case hasControl(reason):
+		fe.add("reason", "must not contain control characters")
+	}
+	return reason
 }
