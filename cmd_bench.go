@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -15,16 +13,12 @@ import (
 
 const benchUsage = `usage:
   staircase bench [flags]          put load on a running Staircase and report what it measured
-  staircase bench report [FILE]    summarise 'go test -bench' output (FILE or stdin): stages side by side as ratios to stage 0
 
 `
 
 // benchCmd runs the load generator against a running server, in whatever
-// stage it is, or summarises benchmark output.
+// stage it is, and prints what it measured.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "report" {
-		return benchReport(args[1:], stdout)
-	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -60,37 +54,5 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	rep.Print(stdout)
-	return nil
-}
-
-// benchReport prints the report of `go test -bench` output and fails when
-// that output holds no result or a failure, so that `make bench` does.
-func benchReport(args []string, stdout io.Writer) error {
-	in := io.Reader(os.Stdin)
-	switch len(args) {
-	case 0:
-	case 1:
-		if args[0] != "-" {
-			f, err := os.Open(args[0])
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			in = f
-		}
-	default:
-		return errors.New("bench report reads one file (or stdin)")
-	}
-	lines, failed, err := bench.ParseBenchOutput(in)
-	if err != nil {
-		return err
-	}
-	if len(lines) == 0 {
-		return errors.New("bench report: the output holds no benchmark results")
-	}
-	bench.WriteReport(stdout, lines)
-	if failed {
-		return errors.New("bench report: a benchmark or test failed (see its output)")
-	}
 	return nil
 }

@@ -48,7 +48,7 @@ commands:
   migrate   up | status: apply or list the database migrations
   dlq       list | show ID | replay (ID|--all) [--dry-run]: stage 3's error log
   rebuild   rebuild stage 3's read database from the database of record, with a progress bar
-  bench     put load on a running Staircase and report; bench report summarises 'make bench'
+  bench     put load on a running Staircase and report what it measured
 
 Run 'staircase <command> -h' for the flags of a command.
 `

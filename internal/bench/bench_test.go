@@ -25,7 +25,7 @@ import (
 func forEachStage(b *testing.B, f func(b *testing.B, s *server)) {
 	for stage := range 4 {
 		for _, be := range sqltest.Backends() {
-			b.Run(stageName(stage)+"/"+be.Name, func(b *testing.B) {
+			b.Run(stageName(stage)+"/db="+be.Name, func(b *testing.B) {
 				f(b, startServer(b, stage, be))
 			})
 		}

@@ -60,8 +60,9 @@ func startServer(tb testing.TB, stage int, b sqltest.Backend) *server {
 	return s
 }
 
-// stageName names a stage's sub-benchmark or subtest.
-func stageName(n int) string { return "stage" + strconv.Itoa(n) }
+// stageName names a stage's sub-benchmark or subtest as a key=value
+// part, so that benchstat can put the stages side by side (-col /stage).
+func stageName(n int) string { return "stage=" + strconv.Itoa(n) }
 
 // envInt reads a positive whole number from the environment, or def.
 func envInt(tb testing.TB, name string, def int) int {
