@@ -30,12 +30,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	concurrency := fs.Int("concurrency", 8, "clients sending requests at once, each one after the other")
 	mix := fs.String("mix", bench.DefaultMix, "operations and their weights: place, ship (an order this run placed), list (first page), get (an order this run placed)")
 	maxOps := fs.Int("max-ops", 1_000_000, "stop after this many operations even if the duration has not passed")
-	if err := fs.Parse(args); err != nil {
+	words, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("bench takes no arguments, got %q", fs.Args())
+	if err := noWords(fs, words); err != nil {
+		return err
 	}
 	m, err := bench.ParseMix(*mix)
 	if err != nil {

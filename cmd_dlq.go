@@ -152,23 +152,6 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// parseInterspersed parses flags before, between and after the words, so
-// that `dlq replay 3 --dry-run` works as well as `dlq --dry-run replay 3`.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var words []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return words, nil
-		}
-		words = append(words, args[0])
-		args = args[1:]
-	}
-}
-
 func pendingCount(ctx context.Context, log *stage3.ErrorLog) (int, error) {
 	entries, err := log.List(ctx, "")
 	if err != nil {

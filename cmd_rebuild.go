@@ -28,12 +28,12 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.PrintDefaults()
 	}
 	commonFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	words, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("rebuild takes no arguments, got %q", fs.Args())
+	if err := noWords(fs, words); err != nil {
+		return err
 	}
 	write, err := app.OpenWrite(ctx, cfg)
 	if err != nil {

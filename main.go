@@ -85,6 +85,37 @@ func env(name, def string) string {
 	return def
 }
 
+// parseInterspersed parses flags before, between and after the words, so
+// that `migrate up --data-dir X` works as well as `migrate --data-dir X up`
+// (the flag package alone stops at the first word and leaves the rest
+// unread). After "--" everything is a word.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return words, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(words, rest...), nil
+		}
+		words = append(words, rest[0])
+		args = rest[1:]
+	}
+}
+
+// noWords refuses words where a command takes only flags.
+func noWords(fs *flag.FlagSet, words []string) error {
+	if len(words) > 0 {
+		fs.Usage()
+		return fmt.Errorf("%s takes no arguments, got %q", fs.Name(), words)
+	}
+	return nil
+}
+
 // commonFlags are the flags that say where the data is.
 func commonFlags(fs *flag.FlagSet, cfg *app.Config) {
 	fs.StringVar(&cfg.DataDir, "data-dir", env("STAIRCASE_DATA_DIR", "data"), "folder for the SQLite files and the embedded bus (env STAIRCASE_DATA_DIR)")
@@ -108,7 +139,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// streams apart with a prefix; a deployment leaves it empty.
 	cfg.BusNamespace = env("STAIRCASE_BUS_NAMESPACE", "")
 	commonFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	words, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noWords(fs, words); err != nil {
 		return err
 	}
 	if cfg.CommandBus != "sync" && cfg.CommandBus != "async" {
@@ -134,14 +169,15 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.PrintDefaults()
 	}
 	commonFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	words, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	verb := fs.Arg(0)
-	if verb != "up" && verb != "status" {
+	if len(words) != 1 || (words[0] != "up" && words[0] != "status") {
 		fs.Usage()
-		return errors.New("migrate needs up or status")
+		return fmt.Errorf("migrate needs up or status, got %q", words)
 	}
+	verb := words[0]
 	sides := []struct {
 		side      migrations.Side
 		url, path string
