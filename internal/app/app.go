@@ -90,6 +90,7 @@ type App struct {
 	NATS    *nats.Conn
 	Stage3  *stage3.Stage
 	bus     *messaging.Embedded
+	unlock  func() // releases the data dir
 	WriteDB *bun.DB
 	Switch  *bff.Switch
 	Server  *bff.Server
@@ -137,6 +138,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			a.Close()
 		}
 	}()
+	if cfg.WriteDB == "" || cfg.ReadDB == "" || cfg.NATSURL == "" {
+		if a.unlock, err = sqlstore.LockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	if a.WriteDB, err = OpenWrite(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -237,6 +243,9 @@ func (a *App) Close() error {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}
+	}
+	if a.unlock != nil {
+		a.unlock()
 	}
 	return errors.Join(errs...)
 }

@@ -116,45 +116,55 @@ func Migrator(ctx context.Context, db *bun.DB, side migrations.Side) (*migrate.M
 }
 
 // Migrate brings one side's schema on db up to date. Several instances
-// may start at once: on PostgreSQL they queue on an advisory lock, taken
-// before bun creates its own tables (which two concurrent creators race
-// on); on SQLite they wait for bun's lock row in turn.
+// may start at once, so they queue on a lock that dies with the process
+// holding it: a PostgreSQL advisory lock (a session lock, released when the
+// connection closes), taken before bun creates its own tables (which two
+// concurrent creators race on), or, on SQLite, an exclusive flock on a file
+// beside the database. bun's own lock is a row in a table, which a crash
+// mid-start leaves behind for every later start to wait on; it is not used.
 func Migrate(ctx context.Context, db *bun.DB, side migrations.Side) error {
-	if DialectName(db) == Postgres {
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate %s side: %w", side, err)
-		}
-		defer conn.Close()
-		key := "staircase migrate " + string(side)
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(hashtext(?))", key); err != nil {
-			return fmt.Errorf("lock migrations: %w", err)
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext(?))", key) //nolint:errcheck // closing the session releases it too
+	unlock, err := lockMigrations(ctx, db, side)
+	if err != nil {
+		return fmt.Errorf("lock %s migrations: %w", side, err)
 	}
+	defer unlock()
 	m, err := Migrator(ctx, db, side)
 	if err != nil {
 		return err
 	}
-	// bun's lock is a try-lock: wait for another instance's migration
-	// instead of failing.
-	for wait, deadline := 20*time.Millisecond, time.Now().Add(time.Minute); ; wait = min(wait*2, time.Second) {
-		err := m.Lock(ctx)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("lock migrations: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-	defer m.Unlock(ctx) //nolint:errcheck // the lock row goes away with the next successful unlock
+	// bun reads the applied set under the lock, so an instance that waited
+	// applies only what the one before it left.
 	if _, err := m.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate %s side: %w", side, err)
 	}
 	return nil
+}
+
+// lockMigrations takes the migration lock of one side of db and returns
+// its release.
+func lockMigrations(ctx context.Context, db *bun.DB, side migrations.Side) (func(), error) {
+	if DialectName(db) == Postgres {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		key := "staircase migrate " + string(side)
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(hashtext(?))", key); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return func() {
+			// Closing the session releases the lock too, should the unlock fail.
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext(?))", key)
+			conn.Close()
+		}, nil
+	}
+	var file string
+	if err := db.QueryRowContext(ctx, "SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&file); err != nil {
+		return nil, err
+	}
+	if file == "" { // an in-memory database has no one to share it with
+		return func() {}, nil
+	}
+	return lockFile(ctx, file+".migrate-lock")
 }
