@@ -25,7 +25,14 @@ func (q SummaryQuery) Normalize() (SummaryQuery, error) {
 	if q.Status != "" && !q.Status.Valid() {
 		fe.add("status", "must be one of placed, shipped, delivered, cancelled")
 	}
-	if utf8.RuneCountInString(q.Q) > MaxCustomerLen {
+	switch {
+	case !utf8.ValidString(q.Q):
+		fe.add("q", "must be valid UTF-8 text")
+	case hasControl(q.Q):
+		// No customer holds one (Place refuses them), and PostgreSQL
+		// refuses a NUL in any text.
+		fe.add("q", "must not contain control characters")
+	case utf8.RuneCountInString(q.Q) > MaxCustomerLen:
 		fe.add("q", "must be at most %d characters", MaxCustomerLen)
 	}
 	switch {

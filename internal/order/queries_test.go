@@ -31,6 +31,8 @@ func TestSummaryQueryNormalize(t *testing.T) {
 		{name: "search_of_200_non_ascii_characters_is_accepted", q: order.SummaryQuery{Q: strings.Repeat("é", 200)},
 			want: order.SummaryQuery{Q: strings.Repeat("é", 200), Limit: 20}},
 		{name: "search_of_201_characters_is_rejected", q: order.SummaryQuery{Q: strings.Repeat("a", 201)}, fields: []string{"q"}},
+		{name: "search_with_nul_is_rejected", q: order.SummaryQuery{Q: "a\x00b"}, fields: []string{"q"}},
+		{name: "search_with_invalid_utf8_is_rejected", q: order.SummaryQuery{Q: "a\xffb"}, fields: []string{"q"}},
 		{name: "cursor_from_encode_is_accepted", q: order.SummaryQuery{After: cursor}, want: order.SummaryQuery{After: cursor, Limit: 20}},
 		{name: "bad_cursor_is_rejected", q: order.SummaryQuery{After: "garbage!"}, fields: []string{"after"}},
 		{name: "every_error_is_reported", q: order.SummaryQuery{Status: "lost", Q: strings.Repeat("a", 201), Limit: 1000, After: "x"},
