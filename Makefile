@@ -5,7 +5,7 @@ BIN       := bin/staircase
 DATA_DIR  ?= data
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: run build test test-short generate fmt lint bench clean
+.PHONY: run build test backends test-short generate fmt lint bench clean
 
 run: build
 	$(BIN) serve --data-dir $(DATA_DIR)
@@ -16,8 +16,18 @@ build:
 # Browser tests need Debian's chromium (apt-get install -y chromium); without
 # it they are skipped locally and fail in CI. PostgreSQL tests run when
 # STAIRCASE_TEST_POSTGRES is a URL, NATS ones when STAIRCASE_TEST_NATS is.
-test:
+# The target says, before and after the run, which of them it did not test.
+test: backends
 	$(GO) test $(TEST_FLAGS) ./...
+	@$(MAKE) --no-print-directory backends
+
+backends:
+	@if [ -n "$$STAIRCASE_TEST_POSTGRES" ]; then echo "backends: PostgreSQL tested ($$STAIRCASE_TEST_POSTGRES)"; \
+	  else echo "backends: PostgreSQL NOT tested: set STAIRCASE_TEST_POSTGRES to a server URL, e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"; fi
+	@if [ -n "$$STAIRCASE_TEST_NATS" ]; then echo "backends: external NATS tested ($$STAIRCASE_TEST_NATS)"; \
+	  else echo "backends: external NATS NOT tested (embedded only): set STAIRCASE_TEST_NATS, e.g. nats://127.0.0.1:4222"; fi
+	@if command -v chromium >/dev/null 2>&1; then echo "backends: browser tested ($$(chromium --version 2>/dev/null))"; \
+	  else echo "backends: browser NOT tested: apt-get install -y chromium"; fi
 
 test-short:
 	$(GO) test -short -count=1 ./...
