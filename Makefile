@@ -5,7 +5,7 @@ BIN       := bin/staircase
 DATA_DIR  ?= data
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: run build test backends test-short generate fmt lint bench clean
+.PHONY: run build test backends test-short generate fmt lint bench fuzz clean
 
 run: build
 	$(BIN) serve --data-dir $(DATA_DIR)
@@ -56,6 +56,26 @@ bench: build
 	set -o pipefail; $(GO) test -run '^$$' -bench 'ProjectionLag|Rebuild100k' -benchtime 1x -timeout 30m ./internal/bench | tee -a $(BENCH_OUT)
 	$(GO) tool benchstat -col /stage -filter '.name:(PlaceOrder OR ListOrders)' $(BENCH_OUT)
 	$(GO) tool benchstat -filter '-.name:(PlaceOrder OR ListOrders)' $(BENCH_OUT)
+
+# Fuzz targets, each run for $(FUZZ_TIME). The inputs a run finds that
+# widen coverage are copied into the package's testdata/fuzz, so they are
+# committed and replayed by every plain `go test` (KEEP_CORPUS= skips the
+# copy, as CI's short run does).
+FUZZ_TIME   ?= 2m
+KEEP_CORPUS ?= 1
+FUZZ_TARGETS := \
+	./internal/order:FuzzDecodeCursor \
+	./internal/order:FuzzPlaceOrder \
+	./internal/httpapi:FuzzDecodePlaceOrder
+fuzz:
+	@set -e; cache="$$($(GO) env GOCACHE)/fuzz/$$($(GO) list -m)"; \
+	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "== $$name ($$pkg, $(FUZZ_TIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_TIME) $$pkg; \
+	  if [ -n "$(KEEP_CORPUS)" ] && [ -d "$$cache/$${pkg#./}/$$name" ]; then \
+	    mkdir -p "$$pkg/testdata/fuzz/$$name"; cp -n "$$cache/$${pkg#./}/$$name"/* "$$pkg/testdata/fuzz/$$name/"; \
+	  fi; \
+	done
 
 clean:
 	rm -rf bin

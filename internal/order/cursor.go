@@ -41,5 +41,11 @@ func DecodeCursor(s string) (Cursor, error) {
 	if err != nil {
 		return Cursor{}, err
 	}
-	return Cursor{CreatedAt: time.UnixMicro(us).UTC(), ID: u}, nil
+	at := time.UnixMicro(us).UTC()
+	// No order was made outside these years, and PostgreSQL refuses
+	// timestamps far past them.
+	if at.Year() < 1 || at.Year() > 9999 {
+		return Cursor{}, errors.New("cursor time out of range")
+	}
+	return Cursor{CreatedAt: at, ID: u}, nil
 }
