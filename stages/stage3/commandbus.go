@@ -18,7 +18,7 @@ import (
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/stages/stage2/command"
+	"github.com/staircase/staircase/stages/stage3/command"
 )
 
 // The values of Config.CommandBus.

@@ -18,8 +18,8 @@ import (
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/stages/stage2/command"
 	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/command"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 

@@ -9,7 +9,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/stages/stage0"
 )
 
 // ReadModel answers the screens' queries from the read database's live
@@ -41,7 +40,7 @@ func (m *ReadModel) OrderSummaries(ctx context.Context, q order.SummaryQuery) (o
 		Where("NOT v.deleted").
 		OrderExpr("v.created_at DESC, v.id DESC").
 		Limit(int64(q.Limit + 1))
-	if err := stage0.Filter(sel, "v", q).Scan(ctx, &rows); err != nil {
+	if err := filter(sel, "v", q).Scan(ctx, &rows); err != nil {
 		return order.SummaryPage{}, fmt.Errorf("list order summaries: %w", err)
 	}
 	return order.Page(rows, q.Limit, order.ReadModel), nil
