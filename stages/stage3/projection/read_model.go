@@ -23,9 +23,6 @@ type ReadModel struct {
 // side).
 func NewReadModel(db *bun.DB) *ReadModel { return &ReadModel{db: db, t: Live} }
 
-// New is NewReadModel.
-func New(db *bun.DB) *ReadModel { return NewReadModel(db) }
-
 // OrderSummaries returns a page of the orders list, newest first, with a
 // keyset cursor for the next page — the same filters and cursor as every
 // other stage. Deleted orders are left out.
