@@ -125,7 +125,7 @@ func TestDurableConsumerSurvivesRestart(t *testing.T) {
 	if info := c.CachedInfo(); info.AckFloor.Stream != half {
 		t.Fatalf("ack floor %d after restart, want %d", info.AckFloor.Stream, half)
 	}
-	if err := Provision(context.Background(), js, topology, ccfg); err != nil { // as the app does at start-up
+	if err := Provision(context.Background(), js, topology, ccfg); err != nil { // as a subscriber does before it binds
 		t.Fatal(err)
 	}
 	sub, err := NewSubscriber(nc, SubscriberConfig{ConsumerGroup: group, Consumer: ccfg})

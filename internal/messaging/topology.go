@@ -29,16 +29,18 @@ type TopicSpec struct {
 	Consumers []string // durable consumer names (consumer groups)
 }
 
-// Topology is the app's messaging topology: the streams and durable consumers that
-// Provision creates, so that consumers exist (and keep their position) before any
-// subscriber binds to them.
+// Topology is the app's messaging topology: its streams and their durable consumers.
 var Topology = []TopicSpec{
 	{Topic: EventsTopic, Stream: StreamConfigFor(EventsTopic), Consumers: []string{ProjectorGroup}},
 	{Topic: CommandsTopic, Stream: StreamConfigFor(CommandsTopic), Consumers: []string{CommandHandlerGroup}},
 }
 
 // Provision ensures every stream and durable consumer of topology (Topology if nil) with
-// cfg. Run it at start-up; it is idempotent.
+// cfg, all at once; it is idempotent. The app does not call it: its Publisher ensures a
+// topic's stream before the first publish to it, and each Subscriber its stream and
+// durable consumer (with the subscriber's own consumer config) before it binds, which is
+// what stage 3's relay, projector and command handler do when they start. Provision is
+// for tests and tools that need the consumers in place before anything runs.
 func Provision(ctx context.Context, js jetstream.JetStream, topology []TopicSpec, cfg ConsumerConfig) error {
 	if topology == nil {
 		topology = Topology

@@ -6,4 +6,8 @@
 //
 // The rules of an order still come from the domain package; what stage 0
 // does not have is any separation between reading and writing.
+//
+// Each later stage starts as a copy of the one before and changes only its
+// step (README.md in each stage lists what it changes and what it carries
+// forward; stages/steps_test.go checks it). The copies are deliberate.
 package stage0

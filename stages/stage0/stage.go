@@ -23,10 +23,6 @@ func New(db *bun.DB) *Stage {
 	return &Stage{svc: svc, api: NewAPI(svc)}
 }
 
-// Service returns the CRUD service, which stage 1 splits into commands and
-// queries.
-func (s *Stage) Service() *Service { return s.svc }
-
 // Routes mounts /api/orders.
 func (s *Stage) Routes(r fiber.Router) { s.api.Routes(r) }
 

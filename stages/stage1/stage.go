@@ -3,9 +3,6 @@ package stage1
 import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/uptrace/bun"
-
-	"github.com/staircase/staircase/internal/cqrsapi"
-	"github.com/staircase/staircase/stages/stage0"
 )
 
 // Stage is stage 1 behind the BFF's ports: a command side and a query side,
@@ -17,10 +14,13 @@ type Stage struct {
 
 // New returns stage 1 on the write database.
 func New(db *bun.DB) *Stage {
-	crud := stage0.New(db)
-	return &Stage{commands: commands{crud: crud}, queries: queries{crud: crud}}
+	svc := NewService(db)
+	return &Stage{commands: commands{svc: svc}, queries: queries{svc: svc}}
 }
 
 // Routes mounts the modify API (/api/commands) and the retrieve API
 // (/api/queries).
-func (s *Stage) Routes(r fiber.Router) { cqrsapi.Routes(r, s.commands, s.queries) }
+func (s *Stage) Routes(r fiber.Router) {
+	commandRoutes(r, s.commands)
+	queryRoutes(r, s.queries)
+}

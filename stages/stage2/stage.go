@@ -4,7 +4,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/uptrace/bun"
 
-	"github.com/staircase/staircase/internal/cqrsapi"
 	"github.com/staircase/staircase/stages/stage2/command"
 	"github.com/staircase/staircase/stages/stage2/query"
 )
@@ -24,4 +23,7 @@ func New(db *bun.DB, opts ...command.RepositoryOption) *Stage {
 
 // Routes mounts the modify API (/api/commands) and the retrieve API
 // (/api/queries).
-func (s *Stage) Routes(r fiber.Router) { cqrsapi.Routes(r, s.Handlers, s.ReadModel) }
+func (s *Stage) Routes(r fiber.Router) {
+	commandRoutes(r, s.Handlers)
+	queryRoutes(r, s.ReadModel)
+}

@@ -30,9 +30,7 @@ type Projector struct {
 	read  *bun.DB
 	log   *slog.Logger
 	// mu lets a rebuild swap the read tables between two events.
-	mu sync.RWMutex
-	// applied is called after each event that changed the read side.
-	applied func(e order.Event)
+	mu      sync.RWMutex
 	retries int
 	// metrics count the outcomes for /metrics (metrics.go).
 	metrics stageMetrics
@@ -93,9 +91,6 @@ func (p *Projector) handle(msg *message.Message) error {
 		return err
 	}
 	p.metrics.outcome(outcome, e)
-	if outcome == projection.OutcomeApplied && p.applied != nil {
-		p.applied(e)
-	}
 	return nil
 }
 

@@ -11,8 +11,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/stages/stage0"
 	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/command"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -321,7 +321,7 @@ func Behind(ctx context.Context, write, read *bun.DB) (bool, error) {
 		return false, fmt.Errorf("look at the read tables: %w", err)
 	}
 	if !projecting {
-		orders, err := write.NewSelect().Model((*stage0.Order)(nil)).Exists(ctx)
+		orders, err := write.NewSelect().Model((*command.Order)(nil)).Exists(ctx)
 		if err != nil {
 			return false, fmt.Errorf("look at the orders: %w", err)
 		}

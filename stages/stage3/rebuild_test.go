@@ -21,21 +21,23 @@ import (
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
-	"github.com/staircase/staircase/stages/stage2"
 	"github.com/staircase/staircase/stages/stage3"
 	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/command"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
 // Stage 3 is what the BFF rebuilds through.
 var _ bff.Rebuilder = (*stage3.Stage)(nil)
 
-// world is stage 3 running on its own databases and bus, with stage 2 on
-// the same database of record (it changes orders without events).
+// world is stage 3 running on its own databases and bus, with stage 2's
+// write side on the same database of record: stage 3's command handlers
+// without the change log, which change orders without events as stages
+// 0–2 do.
 type world struct {
 	write, read *bun.DB
 	s3          *stage3.Stage
-	s2          *stage2.Stage
+	s2          *command.Handlers
 	// versions is what every command acknowledged: the version each order
 	// must reach on the read side.
 	mu       sync.Mutex
@@ -78,8 +80,14 @@ func newWorld(t *testing.T, b sqltest.Backend) *world {
 			t.Logf("close stage 3: %v", err)
 		}
 	})
-	w.s3, w.s2 = s, stage2.New(w.write)
+	w.s3, w.s2 = s, withoutEvents(w.write)
 	return w
+}
+
+// withoutEvents returns command handlers on the database of record that
+// append nothing to the change log, as stages 0–2 do.
+func withoutEvents(write *bun.DB) *command.Handlers {
+	return command.New(command.NewRepository(write))
 }
 
 // commands is a stage's command side.
@@ -547,7 +555,7 @@ func testRebuildUpcastsV1(t *testing.T, b sqltest.Backend) {
 	// The database of record has the orders (written by stage 2, which
 	// records no events); the change log has them as the app wrote them
 	// before OrderPlaced v2 added the currency.
-	s2 := stage2.New(write)
+	s2 := withoutEvents(write)
 	at := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
 	lines := `[{"sku":"BOOK-1","name":"Notes","quantity":2,"unit_price_cents":4200},{"sku":"PEN-1","name":"Pen","quantity":3,"unit_price_cents":150}]`
 	var a, c order.ID

@@ -21,15 +21,14 @@ import (
 // bus drops copies it has seen (the message UUID is the event ID) and the
 // projector ignores any that still arrive (versions).
 type Relay struct {
-	db     *bun.DB
-	pub    message.Publisher
-	topic  string
-	name   string
-	batch  int
-	idle   time.Duration
-	wake   chan struct{}
-	log    *slog.Logger
-	onSent func(n int)
+	db    *bun.DB
+	pub   message.Publisher
+	topic string
+	name  string
+	batch int
+	idle  time.Duration
+	wake  chan struct{}
+	log   *slog.Logger
 	// published counts the events sent, for /metrics (nil: not counted).
 	published *metrics.Counter
 }
@@ -111,9 +110,6 @@ func (r *Relay) once(ctx context.Context, pos changelog.Position) (int, changelo
 		return 0, pos, fmt.Errorf("save relay position: %w", err)
 	}
 	r.published.Add(len(entries))
-	if r.onSent != nil {
-		r.onSent(len(entries))
-	}
 	return len(entries), next, nil
 }
 

@@ -14,12 +14,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/uptrace/bun"
 
-	"github.com/staircase/staircase/internal/cqrsapi"
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/stages/stage2/command"
 	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/command"
+	"github.com/staircase/staircase/stages/stage3/commandbus"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -45,10 +45,24 @@ type Config struct {
 	Metrics *metrics.Registry
 }
 
-// Stage is stage 3 behind the BFF's ports.
+// The values of Config.CommandBus.
+const (
+	// CommandBusSync applies each command in the request that sends it.
+	CommandBusSync = "sync"
+	// CommandBusAsync checks a command's own fields, queues it on the
+	// command bus and answers 202 Accepted; the command handler applies it
+	// later, at the rate the write database sustains (commandbus).
+	CommandBusAsync = "async"
+)
+
+// Stage is stage 3 behind the BFF's ports: a command side and a query side.
 type Stage struct {
-	*command.Handlers
-	*projection.ReadModel
+	// Commands is the write side: the command handlers (command), or in
+	// async mode the command bus's queue in front of them.
+	Commands
+	// readModel is the read side: the read database's model (projection),
+	// in async mode with the command bus's rejections on the order page.
+	readModel
 
 	cfg       Config
 	relay     *Relay
@@ -57,14 +71,20 @@ type Stage struct {
 	sub       *messaging.Subscriber
 	router    *message.Router
 	topics    topics
-	cmdbus    *commandBus
-	async     bool
+	bus       *commandbus.Bus
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
 type topics struct{ events, commands string }
+
+// readModel is what stage 3's queries read: the retrieve API's Queries,
+// and the version of one order, for the BFF's freshness marks.
+type readModel interface {
+	Queries
+	Version(ctx context.Context, id order.ID) (version int, found bool, err error)
+}
 
 // New builds stage 3. Start runs its relay and projector.
 func New(cfg Config) (*Stage, error) {
@@ -101,16 +121,22 @@ func New(cfg Config) (*Stage, error) {
 		if err := changelog.Append(ctx, tx, events); err != nil {
 			return err
 		}
-		return recordApplied(ctx, tx, events)
+		return commandbus.RecordApplied(ctx, tx, events)
 	}), command.AfterCommit(s.relay.Wake))
-	s.Handlers = command.New(repo)
+	handlers := command.New(repo)
+	reads := projection.NewReadModel(cfg.Read)
+	s.Commands, s.readModel = handlers, reads
 	// The command handler runs in either mode, so that commands queued by
 	// an async instance are applied by whichever instances run.
-	if s.cmdbus, err = newCommandBus(cfg, s.Handlers, s.pub, s.topics.commands, logger); err != nil {
+	if s.bus, err = commandbus.New(commandbus.Config{
+		Write: cfg.Write, NATS: cfg.NATS, Topic: s.topics.commands, Group: cfg.Namespace + messaging.CommandHandlerGroup,
+		AckWait: busAckWait, Logger: cfg.Logger, Metrics: cfg.Metrics,
+	}, handlers, s.pub, logger); err != nil {
 		return nil, err
 	}
-	s.async = cfg.CommandBus == CommandBusAsync
-	s.ReadModel = projection.NewReadModel(cfg.Read)
+	if cfg.CommandBus == CommandBusAsync {
+		s.Commands, s.readModel = s.bus.Queue(reads), s.bus.Rejections(reads)
+	}
 	s.projector = &Projector{write: cfg.Write, read: cfg.Read, log: cfg.Logger.With("component", "projector"), retries: cfg.Retries}
 	s.projector.metrics = newStageMetrics(cfg.Metrics)
 	s.relay.published = s.projector.metrics.published
@@ -134,7 +160,7 @@ func (s *Stage) Start(ctx context.Context) error {
 	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
-		if err := s.cmdbus.router.Run(run); err != nil {
+		if err := s.bus.Router().Run(run); err != nil {
 			s.cfg.Logger.Error("command handler stopped", "err", err)
 			errc <- fmt.Errorf("command handler: %w", err)
 		}
@@ -154,7 +180,7 @@ func (s *Stage) Start(ctx context.Context) error {
 	}()
 	timeout := time.NewTimer(startTimeout)
 	defer timeout.Stop()
-	for _, r := range []*message.Router{s.router, s.cmdbus.router} {
+	for _, r := range []*message.Router{s.router, s.bus.Router()} {
 		select {
 		case <-r.Running():
 		case err := <-errc:
@@ -182,14 +208,24 @@ func (s *Stage) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	err := errors.Join(s.router.Close(), s.cmdbus.close())
+	err := errors.Join(s.router.Close(), s.bus.Close())
 	s.wg.Wait()
 	return errors.Join(err, s.pub.Close(), s.sub.Close())
 }
 
-// Routes mounts the modify API and the retrieve API: the same APIs as
-// stages 1 and 2.
-func (s *Stage) Routes(r fiber.Router) { cqrsapi.Routes(r, s, s) }
+// Routes mounts the modify API and the retrieve API, stage 2's, and the
+// status of commands queued on the command bus.
+func (s *Stage) Routes(r fiber.Router) {
+	commandRoutes(r, s.Commands)
+	queryRoutes(r, s.readModel)
+	commandbus.StatusRoute(r, s.bus)
+}
+
+// CommandStatus tells whether a command queued on the command bus was
+// applied or rejected (commandbus.Bus.CommandStatus).
+func (s *Stage) CommandStatus(ctx context.Context, commandID string) (commandbus.Status, error) {
+	return s.bus.CommandStatus(ctx, commandID)
+}
 
 // Enter brings the read database up to date with the database of record
 // before the stage becomes active: orders changed while another stage was

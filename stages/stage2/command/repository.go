@@ -7,7 +7,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/stages/stage0"
 )
 
 // ChangeLog receives the events of every change the repository saves,
@@ -17,7 +16,7 @@ import (
 type ChangeLog func(ctx context.Context, tx bun.Tx, events []order.Event) error
 
 // Repository keeps orders for the write model in the orders tables (the
-// rows of stage 0, whose helpers it uses). It never locks a row while a
+// rows and helpers of rows.go). It never locks a row while a
 // change is decided: a save succeeds only if the row is still at the
 // version the change was loaded at.
 type Repository struct {
@@ -58,7 +57,7 @@ func NewRepository(db *bun.DB, opts ...RepositoryOption) *Repository {
 func (r *Repository) Add(ctx context.Context, o *order.Order, fingerprint string, events []order.Event) (*order.Order, error) {
 	stored := o
 	err := r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		row := stage0.Row(o, fingerprint)
+		row := Row(o, fingerprint)
 		// ON CONFLICT DO NOTHING rather than look-then-insert: two identical
 		// place-orders racing on PostgreSQL both succeed instead of one
 		// failing on the primary key.
@@ -67,7 +66,7 @@ func (r *Repository) Add(ctx context.Context, o *order.Order, fingerprint string
 			return fmt.Errorf("insert order %s: %w", o.ID, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			existing, fp, err := stage0.Load(ctx, tx, o.ID, false)
+			existing, fp, err := Load(ctx, tx, o.ID, false)
 			if err != nil {
 				return err
 			}
@@ -100,7 +99,7 @@ func (r *Repository) Add(ctx context.Context, o *order.Order, fingerprint string
 // An unknown order is ENOTFOUND; change's own errors are returned as they
 // are.
 func (r *Repository) Update(ctx context.Context, id order.ID, change func(ctx context.Context, o *order.Order) ([]order.Event, error)) error {
-	o, _, err := stage0.Load(ctx, r.db, id, false)
+	o, _, err := Load(ctx, r.db, id, false)
 	if err != nil {
 		return err
 	}
@@ -113,9 +112,9 @@ func (r *Repository) Update(ctx context.Context, id order.ID, change func(ctx co
 		// Both write WHERE version = from: the database, not a lock, decides
 		// which of two writers that loaded the same version wins.
 		if _, deleted := events[len(events)-1].Payload.(order.OrderDeleted); deleted {
-			err = stage0.Remove(ctx, tx, id, from)
+			err = Remove(ctx, tx, id, from)
 		} else {
-			err = stage0.Save(ctx, tx, o, from, !order.SameLines(before, o.Lines))
+			err = Save(ctx, tx, o, from, !order.SameLines(before, o.Lines))
 		}
 		if err != nil {
 			return err

@@ -12,7 +12,6 @@ import (
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
-	"github.com/staircase/staircase/stages/stage0"
 	"github.com/staircase/staircase/stages/stage2/command"
 )
 
@@ -107,7 +106,7 @@ func testTwoWriters(t *testing.T, db *bun.DB) {
 	if conflict.Current == nil || conflict.Current.Version != 2 {
 		t.Fatalf("conflict's current order: %+v, want version 2", conflict.Current)
 	}
-	stored, _, err := stage0.Load(ctx, db, id, false)
+	stored, _, err := command.Load(ctx, db, id, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +158,7 @@ func testChangeLogFailure(t *testing.T, db *bun.DB) {
 	if _, err := h.CancelOrder(ctx, order.CancelOrder{ID: id}); err == nil {
 		t.Fatal("cancel succeeded with a failing change log")
 	}
-	o, _, err := stage0.Load(ctx, db, id, false)
+	o, _, err := command.Load(ctx, db, id, false)
 	if err != nil || o.Version != 1 || o.Status != order.Placed {
 		t.Fatalf("order after failed cancel: %+v, %v", o, err)
 	}
@@ -167,7 +166,7 @@ func testChangeLogFailure(t *testing.T, db *bun.DB) {
 	if _, err := h.PlaceOrder(ctx, cmd); err == nil {
 		t.Fatal("place succeeded with a failing change log")
 	}
-	if _, _, err := stage0.Load(ctx, db, cmd.ID, false); order.ErrorCode(err) != order.ENOTFOUND {
+	if _, _, err := command.Load(ctx, db, cmd.ID, false); order.ErrorCode(err) != order.ENOTFOUND {
 		t.Fatalf("order after failed place: %v", err)
 	}
 }
@@ -229,7 +228,7 @@ func testContention(t *testing.T, db *bun.DB) {
 			t.Fatalf("change lines: %v", err)
 		}
 	}
-	o, _, err := stage0.Load(ctx, db, id, false)
+	o, _, err := command.Load(ctx, db, id, false)
 	if err != nil || o.Version != 1+n {
 		t.Fatalf("order after %d changes: %+v, %v", n, o, err)
 	}
@@ -243,7 +242,7 @@ func testDelete(t *testing.T, db *bun.DB) {
 	if err != nil || ack.Version != 2 {
 		t.Fatalf("delete: %+v, %v", ack, err)
 	}
-	if _, _, err := stage0.Load(ctx, db, id, false); order.ErrorCode(err) != order.ENOTFOUND {
+	if _, _, err := command.Load(ctx, db, id, false); order.ErrorCode(err) != order.ENOTFOUND {
 		t.Fatalf("load deleted order: %v", err)
 	}
 	if _, err := h.DeleteOrder(ctx, order.DeleteOrder{ID: id}); order.ErrorCode(err) != order.ENOTFOUND {

@@ -10,7 +10,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/stages/stage0"
 )
 
 // ReadModel answers the screens' queries from the read views.
@@ -33,7 +32,7 @@ func (m *ReadModel) OrderSummaries(ctx context.Context, q order.SummaryQuery) (o
 	sel := m.db.NewSelect().TableExpr("order_summaries AS s").
 		ColumnExpr("s.id, s.customer, s.status, s.currency, s.line_count, s.total_cents, s.version, s.created_at, s.updated_at").
 		OrderExpr("s.created_at DESC, s.id DESC").Limit(int64(q.Limit + 1))
-	if err := stage0.Filter(sel, "s", q).Scan(ctx, &rows); err != nil {
+	if err := filter(sel, "s", q).Scan(ctx, &rows); err != nil {
 		return order.SummaryPage{}, fmt.Errorf("list order summaries: %w", err)
 	}
 	return order.Page(rows, q.Limit, order.ReadModel), nil

@@ -18,8 +18,8 @@ import (
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
-	"github.com/staircase/staircase/stages/stage2/command"
 	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/command"
 )
 
 // life returns n events of a new order: placed, then lines changed.

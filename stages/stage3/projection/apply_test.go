@@ -12,15 +12,14 @@ import (
 
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
-	"github.com/staircase/staircase/stages/stage2/command"
-	"github.com/staircase/staircase/stages/stage2/query"
+	"github.com/staircase/staircase/stages/stage3/command"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
 // TestReadModelAnswersAsStage2Does places and changes orders through stage
-// 2's write model, projects the events it records into a separate read
+// 3's write model, projects the events it records into a separate read
 // database, and checks that every screen gets the answer stage 2's read
-// model gives from the database of record.
+// model gives from the database of record (recordModel, record_test.go).
 func TestReadModelAnswersAsStage2Does(t *testing.T) {
 	backends(t, func(t *testing.T, b sqltest.Backend) {
 		ctx := context.Background()
@@ -57,7 +56,7 @@ func TestReadModelAnswersAsStage2Does(t *testing.T) {
 		mustAck(t)(h.DeleteOrder(ctx, order.DeleteOrder{ID: ids[4]}))
 
 		applyAll(t, read, projection.Live, events)
-		want, got := query.New(write), projection.NewReadModel(read)
+		want, got := newRecordModel(write), projection.NewReadModel(read)
 
 		t.Run("summaries_page_by_page", func(t *testing.T) {
 			for _, q := range []order.SummaryQuery{

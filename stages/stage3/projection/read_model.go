@@ -9,7 +9,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/stages/stage0"
 )
 
 // ReadModel answers the screens' queries from the read database's live
@@ -23,9 +22,6 @@ type ReadModel struct {
 // NewReadModel returns the read model on the read database (migrated read
 // side).
 func NewReadModel(db *bun.DB) *ReadModel { return &ReadModel{db: db, t: Live} }
-
-// New is NewReadModel.
-func New(db *bun.DB) *ReadModel { return NewReadModel(db) }
 
 // OrderSummaries returns a page of the orders list, newest first, with a
 // keyset cursor for the next page — the same filters and cursor as every
@@ -41,7 +37,7 @@ func (m *ReadModel) OrderSummaries(ctx context.Context, q order.SummaryQuery) (o
 		Where("NOT v.deleted").
 		OrderExpr("v.created_at DESC, v.id DESC").
 		Limit(int64(q.Limit + 1))
-	if err := stage0.Filter(sel, "v", q).Scan(ctx, &rows); err != nil {
+	if err := filter(sel, "v", q).Scan(ctx, &rows); err != nil {
 		return order.SummaryPage{}, fmt.Errorf("list order summaries: %w", err)
 	}
 	return order.Page(rows, q.Limit, order.ReadModel), nil

@@ -10,7 +10,7 @@ import (
 
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore"
-	"github.com/staircase/staircase/stages/stage0"
+	"github.com/staircase/staircase/stages/stage3/command"
 )
 
 // reconcileBatch is how many orders Reconcile reads from the database of
@@ -44,7 +44,7 @@ const SyncedType = "Synced"
 // the database of record alone, a read side would take a late redelivery of
 // such an order's events as new.
 func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progress func(done, total int64)) error {
-	n, err := write.NewSelect().Model((*stage0.Order)(nil)).Count(ctx)
+	n, err := write.NewSelect().Model((*command.Order)(nil)).Count(ctx)
 	if err != nil {
 		return fmt.Errorf("count orders: %w", err)
 	}
@@ -81,12 +81,12 @@ func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progr
 // readOrders reads the database of record's next batch of orders after
 // after (from the start if nil), in ID order, with their lines, in one
 // snapshot.
-func readOrders(ctx context.Context, write bun.IDB, after *order.ID) ([]*stage0.Order, error) {
+func readOrders(ctx context.Context, write bun.IDB, after *order.ID) ([]*command.Order, error) {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if sqlstore.DialectName(write) == sqlstore.Postgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
-	var rows []*stage0.Order
+	var rows []*command.Order
 	err := write.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
 		q := tx.NewSelect().Model(&rows).OrderExpr("o.id").Limit(int64(reconcileBatch))
 		if after != nil {
@@ -101,7 +101,7 @@ func readOrders(ctx context.Context, write bun.IDB, after *order.ID) ([]*stage0.
 		// The lines of the same range of IDs rather than of a list of 500:
 		// PostgreSQL plans a range on the lines' key as an index scan even
 		// before the tables were analyzed, and a long IN list as a full scan.
-		var lines []*stage0.Line
+		var lines []*command.Line
 		lq := tx.NewSelect().Model(&lines).Where("l.order_id <= ?", rows[len(rows)-1].ID).OrderExpr("l.order_id, l.position")
 		if after != nil {
 			lq = lq.Where("l.order_id > ?", *after)
@@ -109,7 +109,7 @@ func readOrders(ctx context.Context, write bun.IDB, after *order.ID) ([]*stage0.
 		if err := lq.Scan(ctx); err != nil {
 			return fmt.Errorf("read lines: %w", err)
 		}
-		byID := make(map[order.ID]*stage0.Order, len(rows))
+		byID := make(map[order.ID]*command.Order, len(rows))
 		for _, r := range rows {
 			byID[r.ID] = r
 		}
@@ -127,11 +127,11 @@ func readOrders(ctx context.Context, write bun.IDB, after *order.ID) ([]*stage0.
 // database of record, as Reconcile does for all: for the projector, when an
 // order's missing versions will never come as events.
 func ReconcileOrder(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, id order.ID) error {
-	var rows []*stage0.Order
-	o, fp, err := stage0.Load(ctx, write, id, false)
+	var rows []*command.Order
+	o, fp, err := command.Load(ctx, write, id, false)
 	switch {
 	case err == nil:
-		rows = append(rows, stage0.Row(o, fp))
+		rows = append(rows, command.Row(o, fp))
 	case order.ErrorCode(err) != order.ENOTFOUND:
 		return err
 	}
@@ -154,7 +154,7 @@ type storedVersion struct {
 // reconcileBatchRange reconciles the read side's orders with IDs in (after,
 // upTo] — nil bounds are open — with rows, the database of record's orders
 // in that range.
-func reconcileBatchRange(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*stage0.Order, after, upTo *order.ID) error {
+func reconcileBatchRange(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*command.Order, after, upTo *order.ID) error {
 	var stored []storedVersion
 	q := read.NewSelect().TableExpr("? AS v", bun.Ident(t.Orders)).ColumnExpr("v.id, v.version, v.deleted")
 	if after != nil {
@@ -171,7 +171,7 @@ func reconcileBatchRange(ctx context.Context, write bun.IDB, read *bun.DB, t Tab
 
 // reconcileRows brings the read side's stored orders and the database of
 // record's rows, taken from the same range of IDs, into line.
-func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*stage0.Order, stored []storedVersion) error {
+func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*command.Order, stored []storedVersion) error {
 	readVersion := make(map[order.ID]int, len(stored))
 	for _, s := range stored {
 		readVersion[s.ID] = s.Version
@@ -201,7 +201,7 @@ func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, r
 	// after the batch was read: only one still absent now is deleted.
 	if len(goneIDs) > 0 {
 		var present []order.ID
-		err := write.NewSelect().Model((*stage0.Order)(nil)).Column("id").Where("id IN (?)", bun.In(goneIDs)).Scan(ctx, &present)
+		err := write.NewSelect().Model((*command.Order)(nil)).Column("id").Where("id IN (?)", bun.In(goneIDs)).Scan(ctx, &present)
 		if err != nil {
 			return fmt.Errorf("recheck orders: %w", err)
 		}

@@ -1,4 +1,4 @@
-package query_test
+package stages_test
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 	"github.com/staircase/staircase/stages/stage2/query"
 )
 
-// TestReadModelAnswersAsTheWriteModelDoes fills the orders tables through
-// stage 0 and checks that the read views give every screen the same answer
-// that stage 0 computes from its rows.
-func TestReadModelAnswersAsTheWriteModelDoes(t *testing.T) {
+// TestStage2ReadModelAnswersAsStage0Does fills the orders tables through
+// stage 0 and checks that stage 2's read views give every screen the same
+// answer that stage 0 computes from its rows. It compares two stages, so it
+// lives outside both.
+func TestStage2ReadModelAnswersAsStage0Does(t *testing.T) {
 	for _, db := range sqltest.OpenAll(t, migrations.Write) {
 		t.Run(db.Name, func(t *testing.T) {
 			ctx := context.Background()

@@ -1,4 +1,4 @@
-package stage3
+package commandbus
 
 import (
 	"context"
@@ -12,23 +12,12 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/uptrace/bun"
 
-	"github.com/staircase/staircase/internal/cqrsapi"
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/stages/stage2/command"
-)
-
-// The values of Config.CommandBus.
-const (
-	// CommandBusSync applies each command in the request that sends it.
-	CommandBusSync = "sync"
-	// CommandBusAsync checks a command's shape, queues it on the command
-	// bus and answers 202 Accepted; the command handler applies it later,
-	// at the rate the write database sustains.
-	CommandBusAsync = "async"
 )
 
 // commandNakDelay is how long a command whose write failed (the write
@@ -63,17 +52,50 @@ const (
 	typeDelete      = "DeleteOrder"
 )
 
-// Metadata key of a command message's type, for tools that look at the bus.
-const metaCommandType = "command_type"
+// Metadata keys of a command message, for tools that look at the bus: its
+// type, and the order it is for (named as on event messages).
+const (
+	metaCommandType = "command_type"
+	metaOrderID     = "order_id"
+)
 
-// commandBus sends commands to the bus (Watermill's cqrs.CommandBus) and
-// applies the commands it receives (a cqrs.CommandProcessor on its own
-// router) through stage 2's command handlers: the same write path as sync
-// mode, so the events still reach the change log in the change's
-// transaction.
-type commandBus struct {
+// Handlers apply commands to the write model (stage 3's command.Handlers):
+// the same write path as without a bus, so that the events still reach the
+// change log in the change's transaction.
+type Handlers interface {
+	PlaceOrder(ctx context.Context, cmd order.PlaceOrder) (order.Ack, error)
+	ChangeOrderLines(ctx context.Context, cmd order.ChangeOrderLines) (order.Ack, error)
+	ShipOrder(ctx context.Context, cmd order.ShipOrder) (order.Ack, error)
+	DeliverOrder(ctx context.Context, cmd order.DeliverOrder) (order.Ack, error)
+	CancelOrder(ctx context.Context, cmd order.CancelOrder) (order.Ack, error)
+	DeleteOrder(ctx context.Context, cmd order.DeleteOrder) (order.Ack, error)
+}
+
+// Config is what the command bus runs on.
+type Config struct {
+	// Write is the database of record, where processed commands are
+	// recorded. Required.
+	Write *bun.DB
+	// NATS is a connection to a NATS server with JetStream. Required.
+	NATS *nats.Conn
+	// Topic is the commands topic; Group the command handler's durable
+	// consumer group.
+	Topic, Group string
+	// AckWait is how long the bus waits for an instance to acknowledge a
+	// command before it gives it to another.
+	AckWait time.Duration
+	Logger  *slog.Logger
+	// Metrics gets the count of commands queued, applied and rejected;
+	// nil counts nothing.
+	Metrics *metrics.Registry
+}
+
+// Bus sends commands to the bus (Watermill's cqrs.CommandBus) and applies
+// the commands it receives (a cqrs.CommandProcessor on its own router)
+// through the write model's handlers.
+type Bus struct {
 	write    *bun.DB
-	handlers *command.Handlers
+	handlers Handlers
 	bus      *cqrs.CommandBus
 	sub      *messaging.Subscriber
 	router   *message.Router
@@ -87,8 +109,11 @@ type commandBus struct {
 // commandMarshaler names every bus command the same, with JSON payloads.
 var commandMarshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
 
-func newCommandBus(cfg Config, handlers *command.Handlers, pub message.Publisher, topic string, logger watermill.LoggerAdapter) (*commandBus, error) {
-	b := &commandBus{write: cfg.Write, handlers: handlers, log: cfg.Logger.With("component", "command-handler"), now: time.Now}
+// New returns the command bus: commands sent through pub to cfg.Topic, and
+// applied by handlers when taken off it (Router runs that).
+func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.LoggerAdapter) (*Bus, error) {
+	topic := cfg.Topic
+	b := &Bus{write: cfg.Write, handlers: handlers, log: cfg.Logger.With("component", "command-handler"), now: time.Now}
 	b.counted = cfg.Metrics.CounterVec(metrics.BusCommands,
 		"Commands this process queued on the command bus (accepted), and applied or rejected taking them off it.", "outcome")
 	var err error
@@ -101,11 +126,11 @@ func newCommandBus(cfg Config, handlers *command.Handlers, pub message.Publisher
 		return nil, err
 	}
 	b.sub, err = messaging.NewSubscriber(cfg.NATS, messaging.SubscriberConfig{
-		ConsumerGroup: cfg.Namespace + messaging.CommandHandlerGroup,
+		ConsumerGroup: cfg.Group,
 		// One command in flight across all instances: commands apply
 		// strictly in the order they were accepted, and a failing one
 		// holds the others back instead of being overtaken.
-		Consumer:  messaging.ConsumerConfig{MaxAckPending: 1, AckWait: busAckWait, Description: "stage 3 command handler"},
+		Consumer:  messaging.ConsumerConfig{MaxAckPending: 1, AckWait: cfg.AckWait, Description: "stage 3 command handler"},
 		NakDelay:  commandNakDelay,
 		PullBatch: 1,
 		Logger:    logger,
@@ -136,7 +161,7 @@ func newCommandBus(cfg Config, handlers *command.Handlers, pub message.Publisher
 // send queues cmd and acknowledges it as Accepted with its command ID (the
 // message UUID) and version, the order's version as far as is known when it
 // was accepted.
-func (b *commandBus) send(ctx context.Context, cmd busCommand, version int) (order.Ack, error) {
+func (b *Bus) send(ctx context.Context, cmd busCommand, version int) (order.Ack, error) {
 	id := order.NewID().String()
 	err := b.bus.SendWithModifiedMessage(ctx, &cmd, func(m *message.Message) error {
 		// Our own UUID, so that the caller learns it; JetStream drops a
@@ -168,10 +193,11 @@ func withCommand(ctx context.Context, c *inflight) context.Context {
 	return context.WithValue(ctx, inflightKey{}, c)
 }
 
-// recordApplied is part of the change-log hook: when the change comes from
-// a bus command, it records the command as applied in the same transaction,
-// so that the change and "this command is done" commit together.
-func recordApplied(ctx context.Context, tx bun.Tx, events []order.Event) error {
+// RecordApplied is part of the repository's change-log hook: when the
+// change comes from a bus command, it records the command as applied in the
+// same transaction, so that the change and "this command is done" commit
+// together.
+func RecordApplied(ctx context.Context, tx bun.Tx, events []order.Event) error {
 	c, _ := ctx.Value(inflightKey{}).(*inflight)
 	if c == nil || len(events) == 0 {
 		return nil
@@ -191,7 +217,7 @@ func recordApplied(ctx context.Context, tx bun.Tx, events []order.Event) error {
 // handle applies one command taken off the bus. It returns an error (the
 // message is nacked and comes back after commandNakDelay) only when the
 // write database failed: the command waits on the bus until it returns.
-func (b *commandBus) handle(ctx context.Context, cmd *busCommand) error {
+func (b *Bus) handle(ctx context.Context, cmd *busCommand) error {
 	msg := cqrs.OriginalMessageFromCtx(ctx)
 	if msg == nil {
 		return errors.New("command without its message")
@@ -240,7 +266,7 @@ func (b *commandBus) handle(ctx context.Context, cmd *busCommand) error {
 
 // reject records a command that broke the order's rules, in its own
 // transaction; the message is then acked: trying again cannot help.
-func (b *commandBus) reject(ctx context.Context, id uuid.UUID, cmd *busCommand, cause error) error {
+func (b *Bus) reject(ctx context.Context, id uuid.UUID, cmd *busCommand, cause error) error {
 	var de *order.Error
 	errors.As(cause, &de)
 	return b.write.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -257,8 +283,8 @@ func (b *commandBus) reject(ctx context.Context, id uuid.UUID, cmd *busCommand, 
 	})
 }
 
-// apply runs a bus command through stage 2's command handlers.
-func (b *commandBus) apply(ctx context.Context, c *busCommand) (order.Ack, error) {
+// apply runs a bus command through the write model's handlers.
+func (b *Bus) apply(ctx context.Context, c *busCommand) (order.Ack, error) {
 	h := b.handlers
 	switch {
 	case c.Type == typePlace && c.Place != nil:
@@ -277,7 +303,12 @@ func (b *commandBus) apply(ctx context.Context, c *busCommand) (order.Ack, error
 	return order.Ack{}, order.Errorf(order.EINVALID, "unknown command %q", c.Type)
 }
 
-func (b *commandBus) close() error {
+// Router is the router that takes commands off the bus; run it to apply
+// them.
+func (b *Bus) Router() *message.Router { return b.router }
+
+// Close stops taking commands off the bus.
+func (b *Bus) Close() error {
 	return errors.Join(b.router.Close(), b.sub.Close())
 }
 
@@ -316,193 +347,4 @@ func processed(ctx context.Context, db bun.IDB, id uuid.UUID) (bool, error) {
 		return false, fmt.Errorf("look up command %s: %w", id, err)
 	}
 	return n > 0, nil
-}
-
-// The commands of stage 3. In sync mode they run in the caller's request;
-// in async mode each is checked for its shape (bad input is refused at
-// once, as in sync mode), queued on the command bus, and acknowledged as
-// Accepted with its command ID.
-
-// PlaceOrder places an order, or queues the command to.
-func (s *Stage) PlaceOrder(ctx context.Context, cmd order.PlaceOrder) (order.Ack, error) {
-	if !s.async {
-		return s.Handlers.PlaceOrder(ctx, cmd)
-	}
-	if _, _, err := order.Place(cmd, time.Now()); err != nil {
-		return order.Ack{}, err
-	}
-	return s.cmdbus.send(ctx, busCommand{Type: typePlace, OrderID: cmd.ID, Place: &cmd}, 0)
-}
-
-// ChangeOrderLines replaces an order's lines, or queues the command to.
-func (s *Stage) ChangeOrderLines(ctx context.Context, cmd order.ChangeOrderLines) (order.Ack, error) {
-	if !s.async {
-		return s.Handlers.ChangeOrderLines(ctx, cmd)
-	}
-	if err := checkShape(cmd.ID, cmd.ExpectedVersion, func(o *order.Order) error {
-		_, err := o.ChangeLines(order.ChangeOrderLines{Lines: cmd.Lines, ExpectedVersion: cmd.ExpectedVersion}, time.Now())
-		return err
-	}); err != nil {
-		return order.Ack{}, err
-	}
-	return s.cmdbus.send(ctx, busCommand{Type: typeChangeLines, OrderID: cmd.ID, ChangeLines: &cmd}, s.versionNow(ctx, cmd.ID, cmd.ExpectedVersion))
-}
-
-// ShipOrder ships an order, or queues the command to.
-func (s *Stage) ShipOrder(ctx context.Context, cmd order.ShipOrder) (order.Ack, error) {
-	if !s.async {
-		return s.Handlers.ShipOrder(ctx, cmd)
-	}
-	if err := checkShape(cmd.ID, cmd.ExpectedVersion, nil); err != nil {
-		return order.Ack{}, err
-	}
-	return s.cmdbus.send(ctx, busCommand{Type: typeShip, OrderID: cmd.ID, Ship: &cmd}, s.versionNow(ctx, cmd.ID, cmd.ExpectedVersion))
-}
-
-// DeliverOrder marks an order delivered, or queues the command to.
-func (s *Stage) DeliverOrder(ctx context.Context, cmd order.DeliverOrder) (order.Ack, error) {
-	if !s.async {
-		return s.Handlers.DeliverOrder(ctx, cmd)
-	}
-	if err := checkShape(cmd.ID, cmd.ExpectedVersion, nil); err != nil {
-		return order.Ack{}, err
-	}
-	return s.cmdbus.send(ctx, busCommand{Type: typeDeliver, OrderID: cmd.ID, Deliver: &cmd}, s.versionNow(ctx, cmd.ID, cmd.ExpectedVersion))
-}
-
-// CancelOrder cancels an order, or queues the command to.
-func (s *Stage) CancelOrder(ctx context.Context, cmd order.CancelOrder) (order.Ack, error) {
-	if !s.async {
-		return s.Handlers.CancelOrder(ctx, cmd)
-	}
-	if err := checkShape(cmd.ID, cmd.ExpectedVersion, func(o *order.Order) error {
-		_, err := o.Cancel(order.CancelOrder{Reason: cmd.Reason, ExpectedVersion: cmd.ExpectedVersion}, time.Now())
-		return err
-	}); err != nil {
-		return order.Ack{}, err
-	}
-	return s.cmdbus.send(ctx, busCommand{Type: typeCancel, OrderID: cmd.ID, Cancel: &cmd}, s.versionNow(ctx, cmd.ID, cmd.ExpectedVersion))
-}
-
-// DeleteOrder deletes an order, or queues the command to.
-func (s *Stage) DeleteOrder(ctx context.Context, cmd order.DeleteOrder) (order.Ack, error) {
-	if !s.async {
-		return s.Handlers.DeleteOrder(ctx, cmd)
-	}
-	if err := checkShape(cmd.ID, cmd.ExpectedVersion, nil); err != nil {
-		return order.Ack{}, err
-	}
-	return s.cmdbus.send(ctx, busCommand{Type: typeDelete, OrderID: cmd.ID, Delete: &cmd}, s.versionNow(ctx, cmd.ID, cmd.ExpectedVersion))
-}
-
-// versionNow is the order's version when a command for it is accepted: the
-// one the command expects, else the read model's (quick, and there while
-// the write database is down), else 0. The BFF waits for the version after
-// it before it calls the order fresh.
-func (s *Stage) versionNow(ctx context.Context, id order.ID, expected int) int {
-	if expected > 0 {
-		return expected
-	}
-	ctx, cancel := context.WithTimeout(ctx, rejectionTimeout)
-	defer cancel()
-	v, _, err := s.ReadModel.Version(ctx, id)
-	if err != nil {
-		return 0
-	}
-	return v
-}
-
-// checkShape refuses what a command's own fields get wrong, before it is
-// queued: a missing ID, a negative expected version, and, through rule, the
-// aggregate's field rules run on a stand-in order that allows everything
-// else. Only EINVALID counts: whether the real order's status and version
-// allow the command is the command handler's to decide.
-func checkShape(id order.ID, expected int, rule func(*order.Order) error) error {
-	if id == uuid.Nil {
-		return &order.Error{Code: order.EINVALID, Message: "the order ID is not valid",
-			Fields: []order.FieldError{{Field: "id", Message: "is required (a UUID)"}}}
-	}
-	if expected < 0 {
-		return &order.Error{Code: order.EINVALID, Message: "the expected version is not valid",
-			Fields: []order.FieldError{{Field: "expected_version", Message: "must be a positive version"}}}
-	}
-	if rule == nil {
-		return nil
-	}
-	standIn := &order.Order{ID: id, Status: order.Placed, Version: max(expected, 1)}
-	if err := rule(standIn); order.ErrorCode(err) == order.EINVALID {
-		return err
-	}
-	return nil
-}
-
-// CommandStatus tells whether a queued command was applied or rejected
-// (cqrsapi.CommandStatuses): "queued" while the write database has no
-// record of it. It fails when the write database cannot be read.
-func (s *Stage) CommandStatus(ctx context.Context, commandID string) (cqrsapi.CommandStatus, error) {
-	id, err := uuid.Parse(commandID)
-	if err != nil {
-		return cqrsapi.CommandStatus{}, order.Errorf(order.ENOTFOUND, "there is no command %q: command IDs are UUIDs", commandID)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	var row processedRow
-	err = s.cfg.Write.NewSelect().Model(&row).Where("command_id = ?", id).Scan(ctx)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return cqrsapi.CommandStatus{CommandID: id.String(), Status: cqrsapi.CommandQueued}, nil
-	case err != nil:
-		return cqrsapi.CommandStatus{}, fmt.Errorf("read the status of command %s: %w", id, err)
-	}
-	st := cqrsapi.CommandStatus{CommandID: id.String(), OrderID: row.OrderID, Type: row.Type, Status: row.Status, Version: row.Version}
-	if row.Status == statusRejected {
-		st.Err = row.err()
-	}
-	return st, nil
-}
-
-// err rebuilds the domain error a rejected command failed with.
-func (r processedRow) err() error {
-	e := &order.Error{Code: r.ErrorCode, Message: r.ErrorMessage}
-	if r.ErrorCode == order.ECONFLICT && r.Version > 0 {
-		// The problem tells the current version, as a sync conflict does.
-		e.Current = &order.Order{ID: r.OrderID, Version: r.Version}
-	}
-	return e
-}
-
-// rejectionTimeout bounds the look-up of a rejection in the write database
-// on the read path: a down write database must not slow the order page.
-const rejectionTimeout = 300 * time.Millisecond
-
-// OrderDetail is the read model's order detail; in async mode with the
-// rejection of the newest command that failed its rules after it was
-// accepted, as long as the order has not changed since.
-func (s *Stage) OrderDetail(ctx context.Context, id order.ID) (order.Detail, error) {
-	d, err := s.ReadModel.OrderDetail(ctx, id)
-	if err != nil || !s.async {
-		return d, err
-	}
-	d.Rejection = s.rejection(ctx, id, d.Version)
-	return d, nil
-}
-
-// rejection reads the newest rejected command of an order that is not older
-// than version (its record holds the order's version when it was
-// rejected), or "" when there is none or the write database does not
-// answer in time.
-func (s *Stage) rejection(ctx context.Context, id order.ID, version int) string {
-	ctx, cancel := context.WithTimeout(ctx, rejectionTimeout)
-	defer cancel()
-	var row processedRow
-	err := s.cfg.Write.NewSelect().Model(&row).
-		Where("order_id = ? AND status = ? AND version >= ?", id, statusRejected, version).
-		OrderExpr("version DESC, processed_at DESC").Limit(1).Scan(ctx)
-	if err != nil {
-		if !errors.Is(err, sql.ErrNoRows) {
-			s.cfg.Logger.DebugContext(ctx, "no rejection shown: the write database did not answer", "order", id, "err", err)
-		}
-		return ""
-	}
-	return "rejected: " + row.ErrorMessage
 }

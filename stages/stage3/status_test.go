@@ -1,4 +1,4 @@
-package cqrsapi_test
+package stage3
 
 import (
 	"context"
@@ -12,15 +12,15 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/staircase/staircase/internal/cqrsapi"
 	"github.com/staircase/staircase/internal/httpapi"
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/stages/stage3/commandbus"
 )
 
 // queuing is a stage whose commands are all queued (like stage 3's async
 // command bus), with canned command statuses.
 type queuing struct {
-	statuses map[string]cqrsapi.CommandStatus
+	statuses map[string]commandbus.Status
 	down     bool
 }
 
@@ -52,14 +52,14 @@ func (q queuing) OrderDetail(_ context.Context, id order.ID) (order.Detail, erro
 	return order.Detail{}, order.NotFound(id)
 }
 func (q queuing) Dashboard(context.Context) (order.Dashboard, error) { return order.Dashboard{}, nil }
-func (q queuing) CommandStatus(_ context.Context, id string) (cqrsapi.CommandStatus, error) {
+func (q queuing) CommandStatus(_ context.Context, id string) (commandbus.Status, error) {
 	if q.down {
-		return cqrsapi.CommandStatus{}, errors.New("dial tcp: connection refused")
+		return commandbus.Status{}, errors.New("dial tcp: connection refused")
 	}
 	if st, ok := q.statuses[id]; ok {
 		return st, nil
 	}
-	return cqrsapi.CommandStatus{}, order.Errorf(order.ENOTFOUND, "no such command")
+	return commandbus.Status{}, order.Errorf(order.ENOTFOUND, "no such command")
 }
 
 func call(t *testing.T, app *fiber.App, method, path, body string) (*http.Response, []byte) {
@@ -82,7 +82,9 @@ func call(t *testing.T, app *fiber.App, method, path, body string) (*http.Respon
 
 func queuingApp(q queuing) *fiber.App {
 	app := fiber.New(fiber.Config{ErrorHandler: httpapi.WriteProblem, BodyLimit: httpapi.MaxBody})
-	cqrsapi.Routes(app, q, q)
+	commandRoutes(app, q)
+	queryRoutes(app, q)
+	commandbus.StatusRoute(app, q)
 	return app
 }
 
@@ -114,8 +116,8 @@ func TestQueuedCommands(t *testing.T) {
 	t.Run("the status of a rejected command carries its problem", func(t *testing.T) {
 		conflict := order.Errorf(order.ECONFLICT, "cannot cancel an order that is shipped")
 		conflict.Current = &order.Order{Version: 2}
-		app := queuingApp(queuing{statuses: map[string]cqrsapi.CommandStatus{cmdID: {
-			CommandID: cmdID, OrderID: id, Type: "CancelOrder", Status: cqrsapi.CommandRejected, Version: 2, Err: conflict,
+		app := queuingApp(queuing{statuses: map[string]commandbus.Status{cmdID: {
+			CommandID: cmdID, OrderID: id, Type: "CancelOrder", Status: commandbus.CommandRejected, Version: 2, Err: conflict,
 		}}})
 		res, b := call(t, app, "GET", "/api/queries/commands/"+cmdID, "")
 		var got struct {

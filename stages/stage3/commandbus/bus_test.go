@@ -1,4 +1,4 @@
-package stage3
+package commandbus_test
 
 import (
 	"context"
@@ -11,21 +11,24 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/uptrace/bun"
 
-	"github.com/staircase/staircase/internal/cqrsapi"
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
+	"github.com/staircase/staircase/stages/stage3"
 	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/commandbus"
 )
 
 // busStage is a running stage 3 in async mode for the command bus tests.
 type busStage struct {
-	*Stage
-	nc    *nats.Conn
-	topic string
+	*stage3.Stage
+	nc      *nats.Conn
+	topic   string
+	write   *bun.DB
+	metrics *metrics.Registry
 }
 
 // startBusStage runs stage 3 with its command bus on backend b: on the NATS
@@ -34,10 +37,11 @@ type busStage struct {
 func startBusStage(t *testing.T, b sqltest.Backend) busStage {
 	t.Helper()
 	nc, namespace := natstest.Connect(t)
-	s, err := New(Config{
-		Write: sqltest.Open(t, b, migrations.Write), Read: sqltest.Open(t, b, migrations.Read), NATS: nc,
-		Namespace: namespace, CommandBus: CommandBusAsync, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Metrics: metrics.NewRegistry(),
+	write, reg := sqltest.Open(t, b, migrations.Write), metrics.NewRegistry()
+	s, err := stage3.New(stage3.Config{
+		Write: write, Read: sqltest.Open(t, b, migrations.Read), NATS: nc,
+		Namespace: namespace, CommandBus: stage3.CommandBusAsync, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: reg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -48,16 +52,16 @@ func startBusStage(t *testing.T, b sqltest.Backend) busStage {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return busStage{Stage: s, nc: nc, topic: namespace + messaging.CommandsTopic}
+	return busStage{Stage: s, nc: nc, topic: namespace + messaging.CommandsTopic, write: write, metrics: reg}
 }
 
 // settled waits until the queued command is applied or rejected.
-func (s busStage) settled(t *testing.T, commandID string) cqrsapi.CommandStatus {
+func (s busStage) settled(t *testing.T, commandID string) commandbus.Status {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for wait := 5 * time.Millisecond; ; wait = min(wait*2, 200*time.Millisecond) {
 		st, err := s.CommandStatus(context.Background(), commandID)
-		if err == nil && st.Status != cqrsapi.CommandQueued {
+		if err == nil && st.Status != commandbus.CommandQueued {
 			return st
 		}
 		if time.Now().After(deadline) {
@@ -87,7 +91,7 @@ func placeQueued(t *testing.T, s busStage) order.ID {
 	if err != nil || !ack.Accepted || ack.CommandID == "" || ack.ID != cmd.ID {
 		t.Fatalf("place: %+v, %v", ack, err)
 	}
-	if st := s.settled(t, ack.CommandID); st.Status != cqrsapi.CommandApplied || st.Version != 1 || st.Type != typePlace || st.OrderID != cmd.ID {
+	if st := s.settled(t, ack.CommandID); st.Status != commandbus.CommandApplied || st.Version != 1 || st.Type != commandbus.TypePlace || st.OrderID != cmd.ID {
 		t.Fatalf("place: %+v", st)
 	}
 	return cmd.ID
@@ -101,9 +105,9 @@ func placeQueued(t *testing.T, s busStage) order.ID {
 func testDoubleDelivery(t *testing.T, s busStage) {
 	ctx := context.Background()
 	id := placeQueued(t, s)
-	cmd := busCommand{Type: typeChangeLines, OrderID: id, ChangeLines: &order.ChangeOrderLines{ID: id,
+	cmd := commandbus.BusCommand{Type: commandbus.TypeChangeLines, OrderID: id, ChangeLines: &order.ChangeOrderLines{ID: id,
 		Lines: []order.Line{{SKU: "B-2", Name: "Bolt", Quantity: 5, UnitPriceCents: 30}}}}
-	msg, err := commandMarshaler.Marshal(&cmd)
+	msg, err := commandbus.CommandMarshaler.Marshal(&cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,13 +134,13 @@ func testDoubleDelivery(t *testing.T, s busStage) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := s.settled(t, ack.CommandID); st.Status != cqrsapi.CommandApplied || st.Version != 3 {
+	if st := s.settled(t, ack.CommandID); st.Status != commandbus.CommandApplied || st.Version != 3 {
 		t.Fatalf("ship after the double delivery: %+v (version 3 means the lines changed once)", st)
 	}
-	if st := s.settled(t, commandID); st.Status != cqrsapi.CommandApplied || st.Version != 2 {
+	if st := s.settled(t, commandID); st.Status != commandbus.CommandApplied || st.Version != 2 {
 		t.Fatalf("the doubly delivered command: %+v", st)
 	}
-	events, err := changelog.ForOrder(ctx, s.cfg.Write, id)
+	events, err := changelog.ForOrder(ctx, s.write, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +151,14 @@ func testDoubleDelivery(t *testing.T, s busStage) {
 	if len(types) != 3 || types[1] != "OrderLinesChanged" || types[2] != "OrderShipped" {
 		t.Fatalf("change log of the order: %v", types)
 	}
-	if n := countProcessed(t, s.cfg.Write, commandID); n != 1 {
+	if n := countProcessed(t, s.write, commandID); n != 1 {
 		t.Fatalf("%d records of the command", n)
 	}
 }
 
 func countProcessed(t *testing.T, db *bun.DB, commandID string) int {
 	t.Helper()
-	n, err := db.NewSelect().Model((*processedRow)(nil)).Where("command_id = ?", commandID).Count(context.Background())
+	n, err := db.NewSelect().Model((*commandbus.ProcessedRow)(nil)).Where("command_id = ?", commandID).Count(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +178,7 @@ func testRejected(t *testing.T, s busStage) {
 		t.Fatalf("cancel: %+v, %v", ack, err)
 	}
 	st := s.settled(t, ack.CommandID)
-	if st.Status != cqrsapi.CommandRejected || order.ErrorCode(st.Err) != order.ECONFLICT || st.Version != 2 {
+	if st.Status != commandbus.CommandRejected || order.ErrorCode(st.Err) != order.ECONFLICT || st.Version != 2 {
 		t.Fatalf("cancel of a shipped order: %+v", st)
 	}
 	var d order.Detail
@@ -238,7 +242,7 @@ func testShape(t *testing.T, s busStage) {
 	if err != nil || !ack.Accepted {
 		t.Fatalf("deliver of an unknown order: %+v, %v", ack, err)
 	}
-	if st := s.settled(t, ack.CommandID); st.Status != cqrsapi.CommandRejected || order.ErrorCode(st.Err) != order.ENOTFOUND {
+	if st := s.settled(t, ack.CommandID); st.Status != commandbus.CommandRejected || order.ErrorCode(st.Err) != order.ENOTFOUND {
 		t.Fatalf("deliver of an unknown order: %+v", st)
 	}
 }
@@ -249,7 +253,7 @@ func testShape(t *testing.T, s busStage) {
 func testCounted(t *testing.T, s busStage) {
 	ctx := context.Background()
 	count := func(outcome string) float64 {
-		v, _ := s.cfg.Metrics.Value(ctx, "staircase_command_bus_commands_total", outcome)
+		v, _ := s.metrics.Value(ctx, "staircase_command_bus_commands_total", outcome)
 		return v
 	}
 	accepted, applied, rejected := count("accepted"), count("applied"), count("rejected")
