@@ -10,8 +10,8 @@ import (
 	"github.com/staircase/staircase/internal/app"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
-	"github.com/staircase/staircase/stages/stage3/command"
 	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/command"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
