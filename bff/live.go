@@ -138,7 +138,7 @@ func readLive(ctx context.Context, reg *metrics.Registry, withBus bool) liveRead
 	r.counts[keyParked] = val(metrics.ProjectorParked)
 	r.counts[keyHeld] = val(metrics.ProjectorHeld)
 	r.counts[keyGapRetries] = val(metrics.ProjectorGapRetries)
-	r.lag = val(metrics.ProjectionLag)
+	r.lag = val(metrics.ProjectionLastLag)
 	r.newest = val(metrics.ProjectionNewest)
 	r.hasLag = r.newest > 0 || r.counts[keyApplied] > 0
 	if !withBus {

@@ -36,7 +36,7 @@ func newLiveRegistry() *liveRegistry {
 		parked:     reg.Counter(metrics.ProjectorParked, "h"),
 		held:       reg.Counter(metrics.ProjectorHeld, "h"),
 		gapRetries: reg.Counter(metrics.ProjectorGapRetries, "h"),
-		lag:        reg.Gauge(metrics.ProjectionLag, "h"),
+		lag:        reg.Gauge(metrics.ProjectionLastLag, "h"),
 		newest:     reg.Gauge(metrics.ProjectionNewest, "h"),
 	}
 	reg.GaugeVecFunc(metrics.BusPending, "h", []string{"topic"}, func(context.Context) []metrics.Sample {

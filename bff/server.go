@@ -146,7 +146,10 @@ func (s *Server) routes() {
 	s.pageRoutes(ui)
 	s.liveRoutes(ui)
 	s.rebuildRoutes(ui)
-	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	app.Use(func(c *fiber.Ctx) error {
+		unrouted(c)
+		return fiber.ErrNotFound
+	})
 }
 
 func csrfFromHeaderOrForm(c *fiber.Ctx) (string, error) {
@@ -186,8 +189,10 @@ func (s *Server) apiGuard(c *fiber.Ctx) error {
 // only while n is the active stage.
 func (s *Server) stageAPI(n int) *fiber.App {
 	sub := fiber.New(fiber.Config{ErrorHandler: s.errorHandler, DisableStartupMessage: true})
+	sub.Use(recordRoute) // metrics.go
 	s.cfg.Switch.stages[n].Routes(sub)
 	sub.Use(func(c *fiber.Ctx) error {
+		unrouted(c)
 		return fiber.NewError(http.StatusNotFound, "stage "+strconv.Itoa(n)+" is active and has no "+c.Method()+" "+c.Path()+"; "+apiHint(n))
 	})
 	return sub

@@ -161,6 +161,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}); err != nil {
 		return nil, err
 	}
+	a.Stage3.MeasureRouters()
 	if err = a.Stage3.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start stage 3: %w", err)
 	}
