@@ -2,7 +2,6 @@ package bff
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,67 +13,9 @@ import (
 
 	"github.com/staircase/staircase/internal/httpapi"
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/stageview"
 	"github.com/staircase/staircase/web"
 )
-
-// ErrorLog is stage 3's error log — the events its projector parked after
-// their retries, and the later events of the same orders held behind them —
-// as the admin API and the error log page use it. It answers whichever stage
-// is active: the log is stage 3's, but an operator may look at it anytime.
-type ErrorLog interface {
-	// ErrorLog lists the entries, oldest first; with status ("parked",
-	// "held", "replayed") only those. An unknown status is EINVALID.
-	ErrorLog(ctx context.Context, status string) ([]ErrorEntry, error)
-	// ErrorEntry returns one entry, ENOTFOUND if there is none.
-	ErrorEntry(ctx context.Context, id int64) (ErrorEntry, error)
-	// Replay applies again the parked and held events of entry id's order
-	// (ReplayAll: of every order in the log), in version order; with dryRun
-	// it changes nothing and says what would happen. ENOTFOUND for an
-	// unknown entry.
-	Replay(ctx context.Context, id int64, dryRun bool) (ReplayReport, error)
-}
-
-// ReplayAll, as ErrorLog.Replay's id, replays every order in the log.
-const ReplayAll int64 = 0
-
-// ErrorEntry is one entry of the error log.
-type ErrorEntry struct {
-	ID            int64
-	EventID       string
-	OrderID       string
-	OrderVersion  int
-	Type          string
-	Status        string // parked, held or replayed
-	Error         string
-	Attempts      int
-	FirstFailedAt time.Time
-	LastFailedAt  time.Time
-	// Envelope is the message as it arrived.
-	Envelope string
-	// Unreadable says why the envelope cannot be read as an event (e.g. a
-	// schema version this code does not know); empty if it can.
-	Unreadable string
-}
-
-// ReplayReport is what a replay did, or in a dry run would do.
-type ReplayReport struct {
-	DryRun                            bool
-	Applied, Skipped, Failed, Waiting int
-	Steps                             []ReplayStep
-}
-
-// ReplayStep is what became of one entry in a replay.
-type ReplayStep struct {
-	EntryID      int64
-	OrderID      string
-	OrderVersion int
-	Type         string
-	Result       string // applied, skipped, failed or waiting
-	Text         string // e.g. "would apply v3 OrderShipped"
-}
-
-// The statuses of the error log, for the filters.
-var errorStatuses = []string{"parked", "held", "replayed"}
 
 // errorEntryJSON is an entry in the admin API.
 type errorEntryJSON struct {
@@ -123,14 +64,14 @@ type replayStepJSON struct {
 	Text         string `json:"text"`
 }
 
-func entryJSON(e ErrorEntry) errorEntryJSON {
+func entryJSON(e stageview.ErrorEntry) errorEntryJSON {
 	return errorEntryJSON{
 		ID: e.ID, EventID: e.EventID, OrderID: e.OrderID, OrderVersion: e.OrderVersion, Type: e.Type, Status: e.Status,
 		Error: e.Error, Attempts: e.Attempts, FirstFailedAt: e.FirstFailedAt.UTC(), LastFailedAt: e.LastFailedAt.UTC(),
 	}
 }
 
-func reportJSON(r ReplayReport) replayReportJSON {
+func reportJSON(r stageview.ReplayReport) replayReportJSON {
 	out := replayReportJSON{DryRun: r.DryRun, Applied: r.Applied, Skipped: r.Skipped, Failed: r.Failed, Waiting: r.Waiting,
 		Steps: []replayStepJSON{}}
 	for _, s := range r.Steps {
@@ -140,8 +81,22 @@ func reportJSON(r ReplayReport) replayReportJSON {
 	return out
 }
 
-// errNoErrorLog answers for the error log when this server has no stage 3.
-var errNoErrorLog = fiber.NewError(http.StatusNotFound, "this server runs no stage 3, so it has no error log")
+// ReplayAll, as the entry of a replay, replays every order in the log.
+const ReplayAll = stageview.ReplayAll
+
+// errNoErrorLog answers for the error log when no stage of this server
+// has one.
+var errNoErrorLog = fiber.NewError(http.StatusNotFound, "this server runs no stage with an error log")
+
+// errorLog returns the error log of the stage that has one, if any.
+func (s *Server) errorLog() ErrorLog {
+	for _, n := range s.cfg.Switch.Numbers() {
+		if l, ok := s.cfg.Switch.stages[n].(ErrorLog); ok {
+			return l
+		}
+	}
+	return nil
+}
 
 // adminAPIRoutes mounts the admin API on the /api group, ahead of the
 // per-stage APIs: GET /api/admin/error-log (filter status), GET
@@ -157,10 +112,11 @@ func (s *Server) adminAPIRoutes(api fiber.Router) {
 }
 
 func (s *Server) apiErrorLog(c *fiber.Ctx) error {
-	if s.cfg.ErrorLog == nil {
+	log := s.errorLog()
+	if log == nil {
 		return errNoErrorLog
 	}
-	entries, err := s.cfg.ErrorLog.ErrorLog(c.UserContext(), c.Query("status"))
+	entries, err := log.ErrorLogEntries(c.UserContext(), c.Query("status"))
 	if err != nil {
 		return err
 	}
@@ -172,14 +128,15 @@ func (s *Server) apiErrorLog(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiErrorEntry(c *fiber.Ctx) error {
-	if s.cfg.ErrorLog == nil {
+	log := s.errorLog()
+	if log == nil {
 		return errNoErrorLog
 	}
 	id, err := parseEntryID(c.Params("id"))
 	if err != nil {
 		return err
 	}
-	e, err := s.cfg.ErrorLog.ErrorEntry(c.UserContext(), id)
+	e, err := log.ErrorLogEntry(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -191,7 +148,8 @@ func (s *Server) apiErrorEntry(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiReplay(c *fiber.Ctx) error {
-	if s.cfg.ErrorLog == nil {
+	log := s.errorLog()
+	if log == nil {
 		return errNoErrorLog
 	}
 	var req replayRequest
@@ -210,7 +168,7 @@ func (s *Server) apiReplay(c *fiber.Ctx) error {
 	default:
 		id = *req.ID
 	}
-	report, err := s.cfg.ErrorLog.Replay(c.UserContext(), id, req.DryRun)
+	report, err := log.ReplayErrorLog(c.UserContext(), id, req.DryRun)
 	if err != nil {
 		return err
 	}
@@ -243,13 +201,13 @@ func (s *Server) adminPageRoutes(r fiber.Router) {
 }
 
 // errorLogView builds the list page's view for the status filter status.
-func (s *Server) errorLogView(c *fiber.Ctx, status string) (web.ErrorLogView, error) {
-	all, err := s.cfg.ErrorLog.ErrorLog(c.UserContext(), "")
+func (s *Server) errorLogView(c *fiber.Ctx, log ErrorLog, status string) (web.ErrorLogView, error) {
+	all, err := log.ErrorLogEntries(c.UserContext(), "")
 	if err != nil {
 		return web.ErrorLogView{}, err
 	}
 	known := status == ""
-	for _, k := range errorStatuses {
+	for _, k := range stageview.EntryStatuses() {
 		known = known || k == status
 	}
 	vm := web.ErrorLogView{Status: status}
@@ -265,9 +223,9 @@ func (s *Server) errorLogView(c *fiber.Ctx, status string) (web.ErrorLogView, er
 			vm.Entries = append(vm.Entries, entryRow(e))
 		}
 	}
-	vm.Parked, vm.Held, vm.Total = counts["parked"], counts["held"], len(all)
+	vm.Parked, vm.Held, vm.Total = counts[stageview.EntryParked], counts[stageview.EntryHeld], len(all)
 	vm.Filters = append(vm.Filters, web.ErrorLogFilter{Label: "All", URL: "/admin/error-log", Count: len(all), Current: vm.Status == ""})
-	for _, k := range errorStatuses {
+	for _, k := range stageview.EntryStatuses() {
 		vm.Filters = append(vm.Filters, web.ErrorLogFilter{Label: statusLabel(k), URL: "/admin/error-log?status=" + k,
 			Count: counts[k], Current: vm.Status == k})
 	}
@@ -281,12 +239,12 @@ func statusLabel(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func entryRow(e ErrorEntry) web.ErrorLogRow {
+func entryRow(e stageview.ErrorEntry) web.ErrorLogRow {
 	r := web.ErrorLogRow{
 		ID: e.ID, URL: "/admin/error-log/" + strconv.FormatInt(e.ID, 10), Status: e.Status, StatusLabel: e.Status,
 		EventID: e.EventID, OrderID: e.OrderID, OrderShort: e.OrderID, Version: e.OrderVersion, Type: e.Type,
 		Error: e.Error, Attempts: e.Attempts, FirstFailed: when(e.FirstFailedAt), LastFailed: when(e.LastFailedAt),
-		Pending: e.Status == "parked" || e.Status == "held",
+		Pending: e.Status == stageview.EntryParked || e.Status == stageview.EntryHeld,
 	}
 	if id, err := httpapi.ParseIDParam(e.OrderID); err == nil {
 		r.OrderShort, r.OrderURL = shortID(id), orderURL(id)
@@ -294,7 +252,7 @@ func entryRow(e ErrorEntry) web.ErrorLogRow {
 	return r
 }
 
-func reportView(r ReplayReport) *web.ReplayReportView {
+func reportView(r stageview.ReplayReport) *web.ReplayReportView {
 	v := &web.ReplayReportView{DryRun: r.DryRun}
 	var parts []string
 	add := func(n int, dry, done string) {
@@ -327,10 +285,11 @@ func reportView(r ReplayReport) *web.ReplayReportView {
 }
 
 func (s *Server) errorLogPage(c *fiber.Ctx) error {
-	if s.cfg.ErrorLog == nil {
+	log := s.errorLog()
+	if log == nil {
 		return errNoErrorLog
 	}
-	vm, err := s.errorLogView(c, c.Query("status"))
+	vm, err := s.errorLogView(c, log, c.Query("status"))
 	if err != nil {
 		return err
 	}
@@ -340,7 +299,8 @@ func (s *Server) errorLogPage(c *fiber.Ctx) error {
 // errorLogReplay replays one entry's order (form field id) or everything
 // (all=1), dry or not (dry_run=1), and shows the list with the report.
 func (s *Server) errorLogReplay(c *fiber.Ctx) error {
-	if s.cfg.ErrorLog == nil {
+	log := s.errorLog()
+	if log == nil {
 		return errNoErrorLog
 	}
 	id := ReplayAll
@@ -355,7 +315,7 @@ func (s *Server) errorLogReplay(c *fiber.Ctx) error {
 	var report *web.ReplayReportView
 	status := http.StatusOK
 	if msg == "" {
-		r, err := s.cfg.ErrorLog.Replay(c.UserContext(), id, c.FormValue("dry_run") != "")
+		r, err := log.ReplayErrorLog(c.UserContext(), id, c.FormValue("dry_run") != "")
 		switch order.ErrorCode(err) {
 		case "":
 			report = reportView(r)
@@ -369,7 +329,7 @@ func (s *Server) errorLogReplay(c *fiber.Ctx) error {
 	} else {
 		status = http.StatusUnprocessableEntity
 	}
-	vm, err := s.errorLogView(c, c.FormValue("status"))
+	vm, err := s.errorLogView(c, log, c.FormValue("status"))
 	if err != nil {
 		return err
 	}
@@ -378,12 +338,12 @@ func (s *Server) errorLogReplay(c *fiber.Ctx) error {
 	return s.render(c, status, web.ErrorLogPage(s.chrome(c, "Error log", "architecture"), vm))
 }
 
-func (s *Server) errorEntryView(c *fiber.Ctx) (web.ErrorEntryView, error) {
+func (s *Server) errorEntryView(c *fiber.Ctx, log ErrorLog) (web.ErrorEntryView, error) {
 	id, err := parseEntryID(c.Params("id"))
 	if err != nil {
 		return web.ErrorEntryView{}, err
 	}
-	e, err := s.cfg.ErrorLog.ErrorEntry(c.UserContext(), id)
+	e, err := log.ErrorLogEntry(c.UserContext(), id)
 	if err != nil {
 		return web.ErrorEntryView{}, err
 	}
@@ -391,10 +351,11 @@ func (s *Server) errorEntryView(c *fiber.Ctx) (web.ErrorEntryView, error) {
 }
 
 func (s *Server) errorEntryPage(c *fiber.Ctx) error {
-	if s.cfg.ErrorLog == nil {
+	log := s.errorLog()
+	if log == nil {
 		return errNoErrorLog
 	}
-	v, err := s.errorEntryView(c)
+	v, err := s.errorEntryView(c, log)
 	if err != nil {
 		return err
 	}
@@ -404,18 +365,19 @@ func (s *Server) errorEntryPage(c *fiber.Ctx) error {
 // errorEntryReplay replays the entry's order (dry_run=1 for a dry run) and
 // shows the entry as it is afterwards, with the report.
 func (s *Server) errorEntryReplay(c *fiber.Ctx) error {
-	if s.cfg.ErrorLog == nil {
+	log := s.errorLog()
+	if log == nil {
 		return errNoErrorLog
 	}
 	id, err := parseEntryID(c.Params("id"))
 	if err != nil {
 		return err
 	}
-	r, err := s.cfg.ErrorLog.Replay(c.UserContext(), id, c.FormValue("dry_run") != "")
+	r, err := log.ReplayErrorLog(c.UserContext(), id, c.FormValue("dry_run") != "")
 	if err != nil {
 		return err
 	}
-	v, err := s.errorEntryView(c)
+	v, err := s.errorEntryView(c, log)
 	if err != nil {
 		return err
 	}
@@ -428,8 +390,8 @@ func (s *Server) errorEntryReplay(c *fiber.Ctx) error {
 // link; empty when there are none (or no error log).
 func (s *Server) errorLogBadge(c *fiber.Ctx) error {
 	n := 0
-	if s.cfg.ErrorLog != nil {
-		parked, err := s.cfg.ErrorLog.ErrorLog(c.UserContext(), "parked")
+	if log := s.errorLog(); log != nil {
+		parked, err := log.ErrorLogEntries(c.UserContext(), stageview.EntryParked)
 		if err != nil {
 			return err
 		}

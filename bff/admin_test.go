@@ -15,12 +15,13 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/stageview"
 )
 
 // fakeErrorLog is an error log of fixed entries that records the replays
 // asked of it.
 type fakeErrorLog struct {
-	entries []ErrorEntry
+	entries []stageview.ErrorEntry
 	replays []replayCall
 }
 
@@ -29,13 +30,13 @@ type replayCall struct {
 	dry bool
 }
 
-func (f *fakeErrorLog) ErrorLog(_ context.Context, status string) ([]ErrorEntry, error) {
+func (f *fakeErrorLog) ErrorLogEntries(_ context.Context, status string) ([]stageview.ErrorEntry, error) {
 	switch status {
 	case "", "parked", "held", "replayed":
 	default:
 		return nil, &order.Error{Code: order.EINVALID, Message: "unknown status", Fields: []order.FieldError{{Field: "status", Message: "unknown"}}}
 	}
-	var out []ErrorEntry
+	var out []stageview.ErrorEntry
 	for _, e := range f.entries {
 		if status == "" || e.Status == status {
 			out = append(out, e)
@@ -44,19 +45,19 @@ func (f *fakeErrorLog) ErrorLog(_ context.Context, status string) ([]ErrorEntry,
 	return out, nil
 }
 
-func (f *fakeErrorLog) ErrorEntry(_ context.Context, id int64) (ErrorEntry, error) {
+func (f *fakeErrorLog) ErrorLogEntry(_ context.Context, id int64) (stageview.ErrorEntry, error) {
 	for _, e := range f.entries {
 		if e.ID == id {
 			return e, nil
 		}
 	}
-	return ErrorEntry{}, order.Errorf(order.ENOTFOUND, "error log entry %d not found", id)
+	return stageview.ErrorEntry{}, order.Errorf(order.ENOTFOUND, "error log entry %d not found", id)
 }
 
-func (f *fakeErrorLog) Replay(ctx context.Context, id int64, dry bool) (ReplayReport, error) {
+func (f *fakeErrorLog) ReplayErrorLog(ctx context.Context, id int64, dry bool) (stageview.ReplayReport, error) {
 	if id != ReplayAll {
-		if _, err := f.ErrorEntry(ctx, id); err != nil {
-			return ReplayReport{}, err
+		if _, err := f.ErrorLogEntry(ctx, id); err != nil {
+			return stageview.ReplayReport{}, err
 		}
 	}
 	f.replays = append(f.replays, replayCall{id, dry})
@@ -64,7 +65,7 @@ func (f *fakeErrorLog) Replay(ctx context.Context, id int64, dry bool) (ReplayRe
 	if dry {
 		text = "would apply v2 OrderLinesChanged"
 	}
-	return ReplayReport{DryRun: dry, Applied: 1, Waiting: 1, Steps: []ReplayStep{
+	return stageview.ReplayReport{DryRun: dry, Applied: 1, Waiting: 1, Steps: []stageview.ReplayStep{
 		{EntryID: 1, OrderID: testOrder, OrderVersion: 2, Type: "OrderLinesChanged", Result: "applied", Text: text},
 		{EntryID: 2, OrderID: testOrder, OrderVersion: 3, Type: "OrderShipped", Result: "waiting", Text: "stays held behind v2 OrderLinesChanged"},
 	}}, nil
@@ -72,13 +73,18 @@ func (f *fakeErrorLog) Replay(ctx context.Context, id int64, dry bool) (ReplayRe
 
 const testOrder = "0195f0e2-7a4b-7c3d-8e9f-0123456789ab"
 
+// newAdminServer runs stages 0 and 1, and with log a stage 3 that has it.
 func newAdminServer(t *testing.T, log ErrorLog) *Server {
 	t.Helper()
-	sw, err := NewSwitch(map[int]Stage{0: fakeStage{}, 1: fakeStage{}}, 0)
+	stages := map[int]Stage{0: fakeStage{}, 1: fakeStage{}}
+	if log != nil {
+		stages[3] = errorLogStage{ErrorLog: log}
+	}
+	sw, err := NewSwitch(stages, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Switch: sw, ErrorLog: log, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(Config{Switch: sw, Descriptions: Infos, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +93,7 @@ func newAdminServer(t *testing.T, log ErrorLog) *Server {
 
 func testEntries() *fakeErrorLog {
 	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	return &fakeErrorLog{entries: []ErrorEntry{
+	return &fakeErrorLog{entries: []stageview.ErrorEntry{
 		{ID: 1, EventID: "e1", OrderID: testOrder, OrderVersion: 2, Type: "OrderLinesChanged", Status: "parked",
 			Error: "an earlier event of the order is missing", Attempts: 3, FirstFailedAt: at, LastFailedAt: at,
 			Envelope: `{"order_version":2,"payload":{"lines":[]}}`},

@@ -2,38 +2,26 @@ package bff
 
 import (
 	"context"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
+	"github.com/staircase/staircase/internal/stageview"
 	"github.com/staircase/staircase/web"
 )
 
-// The live flows of the architecture page's diagram: each arrow and box
-// carries some (data-flow), and the live panel lists those that moved
-// since its last refresh (data-flows), which app.css animates.
+// The sides of the requests the BFF counts, as its metric labels them.
 const (
-	flowCommand     = "command"      // commands reach the modify API (or stage 0's writes)
-	flowQuery       = "query"        // queries reach the retrieve API and the read side
-	flowCommandSync = "command-sync" // stage 3: the modify API applies commands itself
-	flowCommandBus  = "command-bus"  // stage 3: commands go through the command bus
-	flowWrite       = "write"        // stage 3: the write model saves to the write database
-	flowRelay       = "relay"        // stage 3: the relay publishes the change log
-	flowProject     = "project"      // stage 3: the projector applies events to the read database
-)
-
-// The bus topics, as stage 3 names them, after an optional namespace
-// prefix.
-const (
-	eventsTopicSuffix   = messaging.EventsTopic
-	commandsTopicSuffix = messaging.CommandsTopic
+	sideCommand = "command"
+	sideQuery   = "query"
 )
 
 // liveInterval is how often the live panel refreshes; the page says so.
@@ -43,7 +31,7 @@ const liveInterval = 2 * time.Second
 // the JSON API or the UI, for the live panel: stages 0 to 2 have no other
 // numbers, and stage 3's UI calls its stage in-process.
 func (s *Server) countSides(reg *metrics.Registry) fiber.Handler {
-	sides := reg.CounterVec(metrics.SideRequests,
+	s.sides = reg.CounterVec(metrics.SideRequests,
 		"Requests this process answered that were commands (writes) or queries (reads), by side and by way in: the JSON API or the UI.",
 		"side", "via")
 	return func(c *fiber.Ctx) error {
@@ -51,7 +39,7 @@ func (s *Server) countSides(reg *metrics.Registry) fiber.Handler {
 		side, via := requestSide(c.Method(), c.Path())
 		err := c.Next()
 		if side != "" {
-			sides.With(side, via).Inc()
+			s.sides.With(side, via).Inc()
 		}
 		return err
 	}
@@ -65,103 +53,39 @@ func requestSide(method, path string) (side, via string) {
 	under := func(p string) bool { return path == p || strings.HasPrefix(path, p+"/") }
 	switch {
 	case strings.HasPrefix(path, "/api/commands/"):
-		return flowCommand, "api"
+		return sideCommand, "api"
 	case strings.HasPrefix(path, "/api/queries/"):
-		return flowQuery, "api"
+		return sideQuery, "api"
 	case under("/api/orders"): // stage 0's one API: GET reads, the rest writes
 		if read {
-			return flowQuery, "api"
+			return sideQuery, "api"
 		}
-		return flowCommand, "api"
+		return sideCommand, "api"
 	case under("/orders/new"): // the form, not yet a command
 		return "", ""
 	case under("/orders"):
 		if method == fiber.MethodPost {
-			return flowCommand, "ui"
+			return sideCommand, "ui"
 		}
 		if read {
-			return flowQuery, "ui"
+			return sideQuery, "ui"
 		}
 	case path == "/dashboard" && read:
-		return flowQuery, "ui"
+		return sideQuery, "ui"
 	}
 	return "", ""
 }
 
-// The counts a live panel carries in its URL, so that the next refresh can
-// tell what moved: short keys, to keep the URL short.
-const (
-	keyCommands   = "c"
-	keyQueries    = "q"
-	keyAccepted   = "ca"
-	keyBusApplied = "cp"
-	keyRejected   = "cr"
-	keyPublished  = "ep"
-	keyApplied    = "ea"
-	keyDuplicate  = "ed"
-	keyParked     = "xp"
-	keyHeld       = "xh"
-	keyGapRetries = "xg"
-)
-
-var liveKeys = []string{keyCommands, keyQueries, keyAccepted, keyBusApplied, keyRejected, keyPublished, keyApplied, keyDuplicate, keyParked, keyHeld, keyGapRetries}
-
-// liveReading is what the registry holds now.
-type liveReading struct {
-	counts                               map[string]float64
-	commandsAPI, commandsUI              float64
-	queriesAPI, queriesUI                float64
-	lag, newest                          float64
-	hasLag                               bool
-	eventsBacklog, commandsBacklog       float64
-	hasEventsBacklog, hasCommandsBacklog bool
-}
-
-// readLive reads the registry; the bus's backlog only withBus, since
-// reading it asks the bus.
-func readLive(ctx context.Context, reg *metrics.Registry, withBus bool) liveReading {
-	r := liveReading{counts: map[string]float64{}}
-	val := func(name string, labels ...string) float64 {
-		v, _ := reg.Value(ctx, name, labels...)
-		return v
-	}
-	r.commandsAPI, r.commandsUI = val(metrics.SideRequests, flowCommand, "api"), val(metrics.SideRequests, flowCommand, "ui")
-	r.queriesAPI, r.queriesUI = val(metrics.SideRequests, flowQuery, "api"), val(metrics.SideRequests, flowQuery, "ui")
-	r.counts[keyCommands] = r.commandsAPI + r.commandsUI
-	r.counts[keyQueries] = r.queriesAPI + r.queriesUI
-	r.counts[keyAccepted] = val(metrics.BusCommands, "accepted")
-	r.counts[keyBusApplied] = val(metrics.BusCommands, "applied")
-	r.counts[keyRejected] = val(metrics.BusCommands, "rejected")
-	r.counts[keyPublished] = val(metrics.RelayPublished)
-	r.counts[keyApplied] = val(metrics.ProjectorApplied)
-	r.counts[keyDuplicate] = val(metrics.ProjectorDuplicate)
-	r.counts[keyParked] = val(metrics.ProjectorParked)
-	r.counts[keyHeld] = val(metrics.ProjectorHeld)
-	r.counts[keyGapRetries] = val(metrics.ProjectorGapRetries)
-	r.lag = val(metrics.ProjectionLag)
-	r.newest = val(metrics.ProjectionNewest)
-	r.hasLag = r.newest > 0 || r.counts[keyApplied] > 0
-	if !withBus {
-		return r
-	}
-	for _, sm := range reg.Samples(ctx, metrics.BusPending) {
-		switch topic := sm.Labels[0]; {
-		case strings.HasSuffix(topic, eventsTopicSuffix):
-			r.eventsBacklog, r.hasEventsBacklog = r.eventsBacklog+sm.Value, true
-		case strings.HasSuffix(topic, commandsTopicSuffix):
-			r.commandsBacklog, r.hasCommandsBacklog = r.commandsBacklog+sm.Value, true
-		}
-	}
-	return r
-}
-
-// parseLiveCounts reads the counts a live panel's URL carries; nil when it
-// carries none (the panel's first rendering, or a hand-made URL). A count
-// that is not a number is left out rather than refused: it only decides
-// what is animated.
+// parseLiveCounts reads the counts a live panel's URL carries, by figure
+// key; nil when it carries none (the panel's first rendering, or a
+// hand-made URL). A count that is not a number is left out rather than
+// refused: it only decides what is animated.
 func parseLiveCounts(q url.Values) map[string]float64 {
 	var out map[string]float64
-	for _, k := range liveKeys {
+	for k := range q {
+		if k == "stage" {
+			continue
+		}
 		v, err := strconv.ParseFloat(q.Get(k), 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
@@ -175,17 +99,34 @@ func parseLiveCounts(q url.Values) map[string]float64 {
 }
 
 // livePanel builds the live panel for the diagram of stage n while stage
-// active runs; prev are the counts of the panel's last rendering (nil for
-// the first), against which it tells what moved.
+// active runs: the requests the BFF counted, then the figures the stage
+// reports about itself. prev are the counts of the panel's last rendering
+// (nil for the first), against which it tells what moved.
 func (s *Server) livePanel(ctx context.Context, n, active int, prev map[string]float64) *web.LivePanel {
-	r := readLive(ctx, s.cfg.Metrics, n == 3)
-	p := &web.LivePanel{Stage: n, Preview: n != active}
-
-	q := url.Values{"stage": {strconv.Itoa(n)}}
-	for _, k := range liveKeys {
-		q.Set(k, strconv.FormatFloat(r.counts[k], 'f', -1, 64))
+	desc := s.cfg.Descriptions[n]
+	count := func(side, via string) float64 { return s.sides.With(side, via).Value() }
+	commandsAPI, commandsUI := count(sideCommand, "api"), count(sideCommand, "ui")
+	queriesAPI, queriesUI := count(sideQuery, "api"), count(sideQuery, "ui")
+	var figures stageview.Figures
+	if r, ok := s.cfg.Switch.stages[n].(Reporter); ok {
+		figures = r.Figures(ctx)
 	}
-	p.URL = "/architecture/live?" + q.Encode()
+
+	// The running counts, by key: carried in the URL, compared next time.
+	counts := map[string]float64{stageview.Commands: commandsAPI + commandsUI, stageview.Queries: queriesAPI + queriesUI}
+	for _, g := range figures.Groups {
+		for _, f := range g.Figures {
+			if f.Kind == stageview.Total {
+				counts[f.Key] = f.Value
+			}
+		}
+	}
+	maps.Copy(counts, figures.Totals)
+	q := url.Values{"stage": {strconv.Itoa(n)}}
+	for k, v := range counts {
+		q.Set(k, strconv.FormatFloat(v, 'f', -1, 64))
+	}
+	p := &web.LivePanel{Stage: n, Preview: n != active, URL: "/architecture/live?" + q.Encode()}
 
 	delta := func(k string) float64 {
 		was, ok := prev[k]
@@ -194,79 +135,36 @@ func (s *Server) livePanel(ctx context.Context, n, active int, prev map[string]f
 		}
 		// A count lower than before (another instance answered, or this
 		// one restarted) is not movement.
-		return max(0, r.counts[k]-was)
+		return max(0, counts[k]-was)
 	}
-	stat := func(key, label, countKey string) web.LiveStat {
-		st := web.LiveStat{Key: key, Label: label, Value: formatCount(r.counts[countKey])}
-		if d := delta(countKey); d > 0 {
-			st.Delta = "+" + formatCount(d)
+	requests := func(key, label string, api, ui float64) web.LiveStat {
+		st := web.LiveStat{Key: key, Label: label, Value: stageview.FormatCount(api + ui), Detail: "API " + stageview.FormatCount(api) + " · UI " + stageview.FormatCount(ui)}
+		if d := delta(key); d > 0 {
+			st.Delta = "+" + stageview.FormatCount(d)
 		}
 		return st
 	}
-
-	cmds, qrys := "Commands", "Queries"
-	if n == 0 {
-		cmds, qrys = "Writes", "Reads"
-	}
-	c := stat("commands", cmds, keyCommands)
-	c.Detail = "API " + formatCount(r.commandsAPI) + " · UI " + formatCount(r.commandsUI)
-	qs := stat("queries", qrys, keyQueries)
-	qs.Detail = "API " + formatCount(r.queriesAPI) + " · UI " + formatCount(r.queriesUI)
-	p.Groups = append(p.Groups, web.LiveGroup{Title: "Requests", Stats: []web.LiveStat{c, qs}})
-
-	if n == 3 {
-		busBacklog := web.LiveStat{Key: "commands-backlog", Label: "Backlog", Value: "—", Detail: commandsTopicSuffix}
-		if r.hasCommandsBacklog {
-			busBacklog.Value = formatCount(r.commandsBacklog)
+	p.Groups = append(p.Groups, web.LiveGroup{Title: "Requests", Stats: []web.LiveStat{
+		requests(stageview.Commands, desc.Commands, commandsAPI, commandsUI),
+		requests(stageview.Queries, desc.Queries, queriesAPI, queriesUI),
+	}})
+	for _, g := range figures.Groups {
+		group := web.LiveGroup{Title: g.Title}
+		for _, f := range g.Figures {
+			st := liveStat(f)
+			if d := delta(f.Key); f.Kind == stageview.Total && d > 0 {
+				st.Delta = "+" + stageview.FormatCount(d)
+			}
+			group.Stats = append(group.Stats, st)
 		}
-		handled := stat("commands-applied", "Applied", keyBusApplied)
-		handled.Detail = formatCount(r.counts[keyRejected]) + " rejected"
-		accepted := stat("commands-accepted", "Accepted", keyAccepted)
-		accepted.Detail = "queued, answered 202"
-		if r.counts[keyAccepted] == 0 {
-			accepted.Detail = "only with --command-bus=async"
-		}
-		p.Groups = append(p.Groups, web.LiveGroup{Title: "Command bus", Stats: []web.LiveStat{accepted, handled, busBacklog}})
-
-		eventsBacklog := web.LiveStat{Key: "events-backlog", Label: "Backlog", Value: "—", Detail: eventsTopicSuffix}
-		if r.hasEventsBacklog {
-			eventsBacklog.Value = formatCount(r.eventsBacklog)
-		}
-		published := stat("events-published", "Published", keyPublished)
-		published.Detail = "by the relay"
-		applied := stat("events-applied", "Projected", keyApplied)
-		applied.Detail = "applied to the read DB"
-		dup := stat("events-duplicate", "Duplicates", keyDuplicate)
-		dup.Detail = "redeliveries ignored"
-		p.Groups = append(p.Groups, web.LiveGroup{Title: "Event bus", Stats: []web.LiveStat{published, applied, dup, eventsBacklog}})
-
-		lag := web.LiveStat{Key: "projection-lag", Label: "Projection lag", Value: "—", Detail: "no event applied yet"}
-		if r.hasLag {
-			lag.Value = formatSeconds(r.lag)
-			lag.Detail = "write → read DB, last event"
-		}
-		newest := web.LiveStat{Key: "read-side-newest", Label: "Newest event", Value: "—", Detail: "no event applied yet"}
-		if r.newest > 0 {
-			t := time.Unix(0, int64(r.newest*1e9)).UTC()
-			newest.Value = t.Format("15:04:05") + " UTC"
-			newest.Detail = formatAgo(time.Since(t))
-		}
-		p.Groups = append(p.Groups, web.LiveGroup{Title: "Read side", Stats: []web.LiveStat{lag, newest}})
-
-		parked := stat("events-parked", "Parked", keyParked)
-		parked.URL, parked.Warn, parked.Detail = "/admin/error-log", r.counts[keyParked] > 0, "after their retries"
-		held := stat("events-held", "Held", keyHeld)
-		held.Warn, held.Detail = r.counts[keyHeld] > 0, "behind a parked event"
-		gaps := stat("gap-retries", "Gap retries", keyGapRetries)
-		gaps.Detail = "arrived before their turn"
-		p.Groups = append(p.Groups, web.LiveGroup{Title: "Error log", Stats: []web.LiveStat{parked, held, gaps}})
+		p.Groups = append(p.Groups, group)
 	}
 
 	if p.Preview {
 		p.FlowText = "Totals since the app started."
 		return p
 	}
-	moved := func(keys ...string) bool {
+	moved := func(keys []string) bool {
 		for _, k := range keys {
 			if delta(k) > 0 {
 				return true
@@ -274,28 +172,14 @@ func (s *Server) livePanel(ctx context.Context, n, active int, prev map[string]f
 		}
 		return false
 	}
-	type flow struct {
-		name, words string
-		on          bool
-	}
-	sync := moved(keyCommands) && !moved(keyAccepted)
-	flows := []flow{
-		{flowCommand, "commands", moved(keyCommands)},
-		{flowQuery, "queries", moved(keyQueries)},
-		{flowCommandBus, "the command bus", moved(keyAccepted, keyBusApplied, keyRejected)},
-		{flowCommandSync, "", sync},
-		{flowWrite, "", sync || moved(keyBusApplied)},
-		{flowRelay, "events published", moved(keyPublished)},
-		{flowProject, "events projected", moved(keyApplied, keyDuplicate)},
-	}
 	var words []string
-	for _, f := range flows {
-		if !f.on {
+	for _, f := range desc.Flows {
+		if !moved(f.When) || moved(f.Unless) || slices.Contains(p.Flows, f.Name) {
 			continue
 		}
-		p.Flows = append(p.Flows, f.name)
-		if f.words != "" && (n == 3 || f.name == flowCommand || f.name == flowQuery) {
-			words = append(words, f.words)
+		p.Flows = append(p.Flows, f.Name)
+		if f.Words != "" {
+			words = append(words, f.Words)
 		}
 	}
 	switch {
@@ -309,18 +193,44 @@ func (s *Server) livePanel(ctx context.Context, n, active int, prev map[string]f
 	return p
 }
 
+// liveStat shows a figure a stage reported.
+func liveStat(f stageview.Figure) web.LiveStat {
+	st := web.LiveStat{Key: f.Key, Label: f.Label, Value: "—", Detail: f.Detail, Warn: f.Warn, URL: actionURL(f.Action)}
+	if f.Absent {
+		return st
+	}
+	switch f.Kind {
+	case stageview.Total, stageview.Level:
+		st.Value = stageview.FormatCount(f.Value)
+	case stageview.Duration:
+		st.Value = formatSeconds(f.Value)
+	case stageview.Time:
+		t := time.Unix(0, int64(f.Value*1e9)).UTC()
+		st.Value = t.Format("15:04:05") + " UTC"
+		if st.Detail == "" {
+			st.Detail = formatAgo(time.Since(t))
+		}
+	}
+	return st
+}
+
+// actionURL is the page of a stage's action, for a figure that links it.
+func actionURL(a stageview.Action) string {
+	switch a {
+	case stageview.ErrorLog:
+		return "/admin/error-log"
+	}
+	return ""
+}
+
 // architectureLive is the live panel alone, which replaces itself every
 // 2 s. ?stage= is the stage whose diagram the page shows; the counts in
 // the rest of the query are those of the panel it replaces.
 func (s *Server) architectureLive(c *fiber.Ctx) error {
 	active, _ := s.stage(c)
-	n := active
-	if q := c.Query("stage"); q != "" {
-		k, err := strconv.Atoi(q)
-		if err != nil || k < 0 || k >= len(Infos) {
-			return fiber.NewError(http.StatusNotFound, "There is no stage "+strconv.Quote(q)+"; the stages are 0 to "+strconv.Itoa(len(Infos)-1)+".")
-		}
-		n = k
+	n, err := s.shownStage(c, active)
+	if err != nil {
+		return err
 	}
 	q, err := url.ParseQuery(string(c.Request().URI().QueryString()))
 	if err != nil {
@@ -329,24 +239,6 @@ func (s *Server) architectureLive(c *fiber.Ctx) error {
 	p := s.livePanel(c.UserContext(), n, active, parseLiveCounts(q))
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return s.render(c, http.StatusOK, web.LivePanelView(*p))
-}
-
-// formatCount writes a whole count with thin groups of three: 12 345.
-func formatCount(v float64) string {
-	s := strconv.FormatFloat(math.Round(v), 'f', 0, 64)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, ch := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteString("\u202f") // a narrow no-break space
-		}
-		b.WriteRune(ch)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // formatSeconds writes a lag: milliseconds under a second, else seconds.

@@ -1,7 +1,6 @@
 package bff
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -36,12 +35,11 @@ func newLiveRegistry() *liveRegistry {
 		parked:     reg.Counter(metrics.ProjectorParked, "h"),
 		held:       reg.Counter(metrics.ProjectorHeld, "h"),
 		gapRetries: reg.Counter(metrics.ProjectorGapRetries, "h"),
-		lag:        reg.Gauge(metrics.ProjectionLag, "h"),
+		lag:        reg.Gauge(metrics.ProjectionLastLag, "h"),
 		newest:     reg.Gauge(metrics.ProjectionNewest, "h"),
 	}
-	reg.GaugeVecFunc(metrics.BusPending, "h", []string{"topic"}, func(context.Context) []metrics.Sample {
-		return []metrics.Sample{{Labels: []string{"t1-" + eventsTopicSuffix}, Value: 12}, {Labels: []string{"t1-" + commandsTopicSuffix}, Value: 1}}
-	})
+	reg.Gauge(testEventsBacklog, "h").Set(12)
+	reg.Gauge(testCommandsBacklog, "h").Set(1)
 	r.sides.With("command", "api").Add(5)
 	r.sides.With("command", "ui").Add(2)
 	r.sides.With("query", "api").Add(7)
@@ -59,15 +57,15 @@ func newLiveRegistry() *liveRegistry {
 	return r
 }
 
-// newLiveServer runs stages 0 to 3 (stage 3 a fake too) with stage active,
-// counting into reg.
+// newLiveServer runs stages 0 to 3 (stage 3 a fake too, reporting its
+// figures from reg) with stage active, counting into reg.
 func newLiveServer(t *testing.T, active int, reg *metrics.Registry) *Server {
 	t.Helper()
-	sw, err := NewSwitch(map[int]Stage{0: fakeStage{}, 1: fakeStage{}, 2: fakeStage{}, 3: fakeStage{}}, active)
+	sw, err := NewSwitch(map[int]Stage{0: fakeStage{}, 1: fakeStage{}, 2: fakeStage{}, 3: liveStage{reg: reg}}, active)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Switch: sw, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(Config{Switch: sw, Descriptions: Infos, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

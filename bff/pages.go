@@ -51,9 +51,9 @@ func (s *Server) render(c *fiber.Ctx, status int, comp templ.Component) error {
 func (s *Server) chrome(c *fiber.Ctx, title, nav string) web.Chrome {
 	n, _ := c.Locals(localStage).(int)
 	token, _ := c.Locals(localCSRF).(string)
-	ch := web.Chrome{Title: title, ActiveNav: nav, CSRFToken: token, Stage: web.StageBadge{Number: n, Name: Infos[n].Name}}
+	ch := web.Chrome{Title: title, ActiveNav: nav, CSRFToken: token, Stage: web.StageBadge{Number: n, Name: s.cfg.Descriptions[n].Name}}
 	for _, k := range s.cfg.Switch.Numbers() {
-		ch.Stages = append(ch.Stages, web.StageOption{Number: k, Label: "Stage " + strconv.Itoa(k) + " · " + Infos[k].Name, Selected: k == n})
+		ch.Stages = append(ch.Stages, web.StageOption{Number: k, Label: "Stage " + strconv.Itoa(k) + " · " + s.cfg.Descriptions[k].Name, Selected: k == n})
 	}
 	ch.Flash = flashes[c.Query("done")]
 	return ch

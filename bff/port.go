@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/stageview"
 )
 
 // Commands is the command side of a stage, as the BFF uses it: each call
@@ -45,4 +46,30 @@ type Stage interface {
 // progress as it goes and returns when the stage can serve.
 type Enterer interface {
 	Enter(ctx context.Context, progress func(done, total int64)) error
+}
+
+// Reporter is implemented by a stage that reports live figures about
+// itself (stage 3: its buses, projector and error log), for the live panel
+// under its diagram. Figures should bound its own wait: it may ask a bus.
+type Reporter interface {
+	Figures(ctx context.Context) stageview.Figures
+}
+
+// ErrorLog is implemented by a stage with an error log — the events its
+// projector parked after their retries, and the later events of the same
+// orders held behind them — as the admin API and the error log page use
+// it. It answers whichever stage is active: the log is one stage's, but an
+// operator may look at it anytime.
+type ErrorLog interface {
+	// ErrorLogEntries lists the entries, oldest first; with status
+	// (stageview.EntryParked, …) only those. An unknown status is EINVALID.
+	ErrorLogEntries(ctx context.Context, status string) ([]stageview.ErrorEntry, error)
+	// ErrorLogEntry returns one entry with its envelope, ENOTFOUND if there
+	// is none.
+	ErrorLogEntry(ctx context.Context, id int64) (stageview.ErrorEntry, error)
+	// ReplayErrorLog applies again the parked and held events of entry
+	// id's order (stageview.ReplayAll: of every order in the log), in
+	// version order; with dryRun it changes nothing and says what would
+	// happen. ENOTFOUND for an unknown entry.
+	ReplayErrorLog(ctx context.Context, id int64, dryRun bool) (stageview.ReplayReport, error)
 }

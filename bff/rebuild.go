@@ -13,11 +13,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/stageview"
 	"github.com/staircase/staircase/web"
 )
 
 // Rebuilder is implemented by a stage whose read database can be rebuilt
-// from the database of record (stage 3). The BFF runs a rebuild as a
+// from the database of record (stage 3's). The BFF runs a rebuild as a
 // background job, one at a time, and shows its progress live.
 type Rebuilder interface {
 	// RebuildReadDatabase rebuilds the read database while the stage goes
@@ -78,23 +79,23 @@ func (s *Server) rebuildRoutes(r fiber.Router) {
 // startRebuild starts a rebuild from the architecture page's button and
 // shows its progress there.
 func (s *Server) startRebuild(c *fiber.Ctx) error {
-	_, r := s.rebuilder()
+	n, r := s.rebuilder()
 	if r == nil {
 		return fiber.NewError(http.StatusNotFound, "No stage of this server has a read database to rebuild.")
 	}
 	if _, started := s.runRebuild(r, -1, ""); !started {
 		// The page with the running rebuild's progress and why the button
 		// did nothing.
-		a := s.architecture(3, c.Locals(localStage).(int))
+		a := s.architecture(n, c.Locals(localStage).(int))
 		s.rebuildPanel(c, &a)
 		a.Rebuild.Message = order.ErrorMessage(errRebuildRunning)
 		if c.Get(fiber.HeaderAccept) == fiber.MIMEApplicationJSON {
 			return errRebuildRunning
 		}
-		c.Set("HX-Push-Url", "/architecture?stage=3")
+		c.Set("HX-Push-Url", "/architecture?stage="+strconv.Itoa(n))
 		return s.render(c, http.StatusConflict, web.ArchitecturePage(s.chrome(c, "Architecture", "architecture"), a))
 	}
-	return c.Redirect("/architecture?stage=3#rebuild-panel", http.StatusSeeOther)
+	return c.Redirect("/architecture?stage="+strconv.Itoa(n)+"#rebuild-panel", http.StatusSeeOther)
 }
 
 // runRebuild starts a rebuild job unless one runs; then it returns that one
@@ -121,7 +122,7 @@ func (s *Server) rebuildJob(r Rebuilder, j *rebuildJob) {
 	s.log.InfoContext(ctx, "rebuild of the read database started", "job", j.id)
 	err := r.RebuildReadDatabase(ctx, j.update)
 	if order.ErrorCode(err) == order.ECONFLICT {
-		// Another part of the process rebuilds (entering stage 3 at
+		// Another part of the process rebuilds (entering the stage at
 		// start-up): entering below waits for it.
 		err = nil
 	}
@@ -231,10 +232,12 @@ func (s *Server) job(id int) *rebuildJob {
 	return j
 }
 
-// rebuildPanel adds the rebuild panel to stage 3's architecture page
-// (architecture.go builds the rest).
+// rebuildPanel adds the rebuild panel to the architecture page of the
+// stage that can rebuild its read database (architecture.go builds the
+// rest).
 func (s *Server) rebuildPanel(c *fiber.Ctx, a *web.Architecture) {
-	if _, r := s.rebuilder(); r == nil || a.Stage != 3 {
+	n, r := s.rebuilder()
+	if r == nil || a.Stage != n || !s.cfg.Descriptions[n].Has(stageview.Rebuild) {
 		return
 	}
 	a.Rebuild = &web.RebuildPanel{CSRFToken: tokenOf(c)}

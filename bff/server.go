@@ -3,6 +3,7 @@ package bff
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/staircase/staircase/internal/httpapi"
 	"github.com/staircase/staircase/internal/metrics"
+	"github.com/staircase/staircase/internal/stageview"
 	"github.com/staircase/staircase/web"
 )
 
@@ -26,6 +28,10 @@ import (
 type Config struct {
 	// Switch holds the stages and the active one. Required.
 	Switch *Switch
+	// Descriptions describe every stage of the staircase, numbered from 0
+	// in order, whether this server runs it or not: the architecture page
+	// shows each one's diagram, and a stage the server runs needs one.
+	Descriptions []stageview.Description
 	// Health answers whether the databases answer; nil means always healthy.
 	Health func(ctx context.Context) error
 	// Logger gets the access log and errors; nil means slog.Default().
@@ -38,9 +44,6 @@ type Config struct {
 	// Metrics is the process's registry that GET /metrics serves and
 	// that counts the responses; nil gives the BFF one of its own.
 	Metrics *metrics.Registry
-	// ErrorLog is stage 3's error log, for the admin API and page
-	// (admin.go); nil answers them 404.
-	ErrorLog ErrorLog
 }
 
 // ContentSecurityPolicy is the policy every response carries: scripts,
@@ -60,6 +63,8 @@ type Server struct {
 	live   liveTiming
 	// rebuilds is the read database's rebuild job (rebuild.go).
 	rebuilds rebuildJobs
+	// sides counts the requests that are commands or queries (live.go).
+	sides *metrics.CounterVec
 }
 
 const (
@@ -71,6 +76,16 @@ const (
 func New(cfg Config) (*Server, error) {
 	if cfg.Switch == nil {
 		return nil, errors.New("bff: no stage switch")
+	}
+	for i, d := range cfg.Descriptions {
+		if d.Number != i {
+			return nil, fmt.Errorf("bff: description %d is of stage %d", i, d.Number)
+		}
+	}
+	for _, n := range cfg.Switch.Numbers() {
+		if n < 0 || n >= len(cfg.Descriptions) {
+			return nil, fmt.Errorf("bff: stage %d has no description", n)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -146,7 +161,10 @@ func (s *Server) routes() {
 	s.pageRoutes(ui)
 	s.liveRoutes(ui)
 	s.rebuildRoutes(ui)
-	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	app.Use(func(c *fiber.Ctx) error {
+		unrouted(c)
+		return fiber.ErrNotFound
+	})
 }
 
 func csrfFromHeaderOrForm(c *fiber.Ctx) (string, error) {
@@ -186,18 +204,13 @@ func (s *Server) apiGuard(c *fiber.Ctx) error {
 // only while n is the active stage.
 func (s *Server) stageAPI(n int) *fiber.App {
 	sub := fiber.New(fiber.Config{ErrorHandler: s.errorHandler, DisableStartupMessage: true})
+	sub.Use(recordRoute) // metrics.go
 	s.cfg.Switch.stages[n].Routes(sub)
 	sub.Use(func(c *fiber.Ctx) error {
-		return fiber.NewError(http.StatusNotFound, "stage "+strconv.Itoa(n)+" is active and has no "+c.Method()+" "+c.Path()+"; "+apiHint(n))
+		unrouted(c)
+		return fiber.NewError(http.StatusNotFound, "stage "+strconv.Itoa(n)+" is active and has no "+c.Method()+" "+c.Path()+"; "+s.cfg.Descriptions[n].API)
 	})
 	return sub
-}
-
-func apiHint(n int) string {
-	if n == 0 {
-		return "its API is /api/orders"
-	}
-	return "its API is /api/commands/… and /api/queries/…"
 }
 
 func (s *Server) dispatchAPI(c *fiber.Ctx) error {

@@ -8,23 +8,6 @@ import (
 	"sync/atomic"
 )
 
-// StageInfo describes a stage to people: its number, short name and what
-// it changes from the stage before.
-type StageInfo struct {
-	Number  int
-	Name    string
-	Changed string // what changed from the previous stage, in two or three sentences
-	Package string // the package that implements it
-}
-
-// Infos describes the four stages.
-var Infos = []StageInfo{
-	{0, "CRUD", "One model that is the table row, a CRUD service and one REST API, /api/orders. Reads and writes go through the same code and the same tables; the dashboard is computed on the fly with joins and aggregates.", "stages/stage0"},
-	{1, "Separate APIs", "The API splits in two: a modify API of commands that answer only ack or nak (with the new version), and a retrieve API of queries that change nothing. The model underneath is still stage 0's row; the BFF's client code splits into a command side and a query side.", "stages/stage1"},
-	{2, "Separate models", "The model splits too. Writes load the order aggregate, which enforces every rule, and save it through a repository with optimistic concurrency on its version. Reads never load an aggregate: they select DTOs shaped for each screen from views made for reading, in the same database.", "stages/stage2"},
-	{3, "Separate databases", "The read side gets its own database. Each write transaction also appends its events to a change log in the database of record; the event bus carries them to a projector that keeps denormalized read tables up to date, so reads are eventually consistent. Optionally, commands travel on a command bus and are applied at the rate the write database sustains.", "stages/stage3"},
-}
-
 // Switch holds the stages and which one is active. A request takes the
 // active stage once, when it starts, and finishes on it even if the stage
 // changes meanwhile.

@@ -41,7 +41,7 @@ func TestARequestFinishesOnTheStageItStartedOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Switch: sw})
+	srv, err := New(Config{Switch: sw, Descriptions: Infos})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestHealthzAnswers503WhenTheDatabaseDoesNot(t *testing.T) {
 		t.Fatal(err)
 	}
 	down := true
-	srv, err := New(Config{Switch: sw, Health: func(context.Context) error {
+	srv, err := New(Config{Switch: sw, Descriptions: Infos, Health: func(context.Context) error {
 		if down {
 			return io.ErrUnexpectedEOF
 		}

@@ -17,7 +17,9 @@ type Architecture struct {
 	// Tabs link to every stage's diagram, available or not.
 	Tabs    []ArchitectureTab
 	Diagram Diagram
-	// Rebuild is stage 3's read database rebuild control; nil hides it.
+	// ErrorLog links the error log of the stage shown.
+	ErrorLog bool
+	// Rebuild is the read database rebuild control of the stage shown; nil hides it.
 	Rebuild *RebuildPanel
 	// Live is the panel of live numbers under the diagram; nil hides it.
 	Live *LivePanel
@@ -66,7 +68,7 @@ type LiveStat struct {
 	URL string
 }
 
-// RebuildPanel is the rebuild control on stage 3's architecture page: a button that rebuilds
+// RebuildPanel is the rebuild control on the architecture page of a stage with a read database: a button that rebuilds
 // the read database from the database of record, and the progress of the running or last
 // rebuild.
 type RebuildPanel struct {

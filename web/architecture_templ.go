@@ -362,13 +362,13 @@ func architectureContent(a Architecture) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if a.Stage == 3 {
+		if a.ErrorLog {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "<p data-testid=\"error-log-panel\"><a href=\"/admin/error-log\" data-testid=\"error-log-link\">Error log</a> <span hx-get=\"/admin/error-log/badge\" hx-trigger=\"load\" hx-swap=\"outerHTML\"></span></p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		if a.Stage == 3 && a.Rebuild != nil {
+		if a.Rebuild != nil {
 			templ_7745c5c3_Err = RebuildPanelView(*a.Rebuild).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -390,7 +390,7 @@ func architectureContent(a Architecture) templ.Component {
 	})
 }
 
-// RebuildPanelView is stage 3's read database panel: the rebuild button, or the running
+// RebuildPanelView is a stage's read database panel: the rebuild button, or the running
 // rebuild's progress.
 func RebuildPanelView(p RebuildPanel) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {

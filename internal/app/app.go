@@ -21,6 +21,7 @@ import (
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/sqlstore"
+	"github.com/staircase/staircase/internal/stageview"
 	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage0"
 	"github.com/staircase/staircase/stages/stage1"
@@ -167,6 +168,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}); err != nil {
 		return nil, err
 	}
+	a.Stage3.MeasureRouters()
 	if err = a.Stage3.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start stage 3: %w", err)
 	}
@@ -190,14 +192,19 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Health: func(ctx context.Context) error {
 			return errors.Join(a.WriteDB.PingContext(ctx), a.ReadDB.PingContext(ctx))
 		},
-		Source:   cfg.Source,
-		Metrics:  a.Metrics,
-		ErrorLog: errorLogPort{a.Stage3.ErrorLog()},
+		Descriptions: Descriptions(),
+		Source:       cfg.Source,
+		Metrics:      a.Metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// Descriptions describe the four stages, for the BFF.
+func Descriptions() []stageview.Description {
+	return []stageview.Description{stage0.Describe(), stage1.Describe(), stage2.Describe(), stage3.Describe()}
 }
 
 // Serve serves on ln until ctx ends, then shuts down gracefully: requests

@@ -1,131 +1,111 @@
-// Package metrics is a tiny registry of counters and gauges that writes the
-// Prometheus text exposition format (version 0.0.4), so that the app can
-// serve /metrics without a client library.
+// Package metrics is Staircase's thin layer over the Prometheus client
+// library (client_golang): one registry per process, served at /metrics
+// with promhttp, and counters, gauges and histograms that do nothing when
+// there is no registry.
 //
-// Every method works on a nil *Registry, *Counter, *CounterVec or *Gauge and
-// then does nothing, so that code taking an optional registry needs no
-// checks. Counters and gauges are per process: several instances of the app
-// each expose their own, and Prometheus sums them.
+// Every method works on a nil *Registry, *Counter, *CounterVec, *Gauge,
+// *Histogram or *HistogramVec and then does nothing, so that code taking an
+// optional registry needs no checks. Metrics are per process: several
+// instances of the app each expose their own, and Prometheus sums them.
 package metrics
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"math"
-	"regexp"
+	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
 )
 
-// ContentType is the media type of the text exposition format.
-const ContentType = "text/plain; version=0.0.4; charset=utf-8"
-
-// The metric types of the text format.
-const (
-	typeCounter = "counter"
-	typeGauge   = "gauge"
-)
-
-var validName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
-var validLabel = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-
-// Registry holds the metrics of one process.
+// Registry holds the metrics of one process: Staircase's own, the Go
+// runtime's and the process's (CPU, memory, open files), and any a library
+// registers through Registerer (Watermill's router metrics).
 type Registry struct {
-	mu       sync.Mutex
-	families map[string]*family
+	prom *prometheus.Registry
+
+	mu sync.Mutex
+	// ours are the metrics registered through this package, by name, so
+	// that two components asking for the same metric share it.
+	ours map[string]registered
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{families: map[string]*family{}} }
-
-// Sample is one value of a metric computed on scrape, with its label
-// values in the order of the metric's label names.
-type Sample struct {
-	Labels []string
-	Value  float64
+type registered struct {
+	kind      string
+	labels    []string
+	collector prometheus.Collector
 }
 
-// family is one metric name: its help, type, labels and series.
-type family struct {
-	name, help, typ string
-	labels          []string
-
-	mu      sync.Mutex
-	series  map[string]*series // by joined label values
-	collect func(ctx context.Context) []Sample
+// NewRegistry returns a registry holding the Go and process collectors.
+func NewRegistry() *Registry {
+	r := &Registry{prom: prometheus.NewRegistry(), ours: map[string]registered{}}
+	r.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
 }
 
-type series struct {
-	labels []string
-	bits   atomic.Uint64 // a float64; counters hold whole numbers
-}
-
-func (s *series) value() float64 { return math.Float64frombits(s.bits.Load()) }
-
-func (s *series) add(d float64) {
-	for {
-		old := s.bits.Load()
-		if s.bits.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+d)) {
-			return
-		}
+// Registerer is where a library registers its own metrics; nil for a nil
+// registry.
+func (r *Registry) Registerer() prometheus.Registerer {
+	if r == nil {
+		return nil
 	}
+	return r.prom
 }
 
-// register returns the family name, made on first use. Registering a name
-// again with the same type and labels returns the same family (so that two
-// components may share a metric); anything else is a programming error.
-func (r *Registry) register(name, help, typ string, labels []string) *family {
-	if !validName.MatchString(name) {
+// Handler serves the registry in the format the scraper asks for (the text
+// format by default).
+func (r *Registry) Handler() http.Handler {
+	if r == nil {
+		return promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})
+	}
+	return promhttp.HandlerFor(r.prom, promhttp.HandlerOpts{})
+}
+
+// register returns the metric name, made by make on first use. Registering
+// a name again with the same kind and labels returns the same metric (so
+// that two components may share one); anything else is a programming error.
+func (r *Registry) register(name, kind string, labels []string, make func() prometheus.Collector) prometheus.Collector {
+	// Names every scraper reads: client_golang would take any UTF-8.
+	if !model.LegacyValidation.IsValidMetricName(name) {
 		panic(fmt.Sprintf("metrics: invalid metric name %q", name))
 	}
 	for _, l := range labels {
-		if !validLabel.MatchString(l) || strings.HasPrefix(l, "__") {
+		if !model.LegacyValidation.IsValidLabelName(l) || strings.HasPrefix(l, "__") {
 			panic(fmt.Sprintf("metrics: invalid label name %q of %s", l, name))
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if f, ok := r.families[name]; ok {
-		if f.typ != typ || !slices.Equal(f.labels, labels) {
-			panic(fmt.Sprintf("metrics: %s registered again as a %s with labels %v (was a %s with %v)", name, typ, labels, f.typ, f.labels))
+	if m, ok := r.ours[name]; ok {
+		if m.kind != kind || !slices.Equal(m.labels, labels) {
+			panic(fmt.Sprintf("metrics: %s registered again as a %s with labels %v (was a %s with %v)", name, kind, labels, m.kind, m.labels))
 		}
-		return f
+		return m.collector
 	}
-	f := &family{name: name, help: help, typ: typ, labels: slices.Clone(labels), series: map[string]*series{}}
-	r.families[name] = f
-	return f
-}
-
-// with returns the series of the label values, made on first use.
-func (f *family) with(values []string) *series {
-	if len(values) != len(f.labels) {
-		panic(fmt.Sprintf("metrics: %s takes %d label values, got %d", f.name, len(f.labels), len(values)))
-	}
-	key := strings.Join(values, "\xff")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.series[key]
-	if !ok {
-		s = &series{labels: slices.Clone(values)}
-		f.series[key] = s
-	}
-	return s
+	c := make()
+	r.prom.MustRegister(c)
+	r.ours[name] = registered{kind: kind, labels: slices.Clone(labels), collector: c}
+	return c
 }
 
 // Counter is a value that only goes up.
-type Counter struct{ s *series }
+type Counter struct{ c prometheus.Counter }
 
 // Counter returns the counter name (conventionally ending in _total).
 func (r *Registry) Counter(name, help string) *Counter {
 	if r == nil {
 		return nil
 	}
-	return &Counter{s: r.register(name, help, typeCounter, nil).with(nil)}
+	c := r.register(name, "counter", nil, func() prometheus.Collector {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	})
+	return &Counter{c: c.(prometheus.Counter)}
 }
 
 // Inc adds one.
@@ -136,7 +116,7 @@ func (c *Counter) Add(n int) {
 	if c == nil || n <= 0 {
 		return
 	}
-	c.s.add(float64(n))
+	c.c.Add(float64(n))
 }
 
 // Value returns the count so far.
@@ -144,18 +124,25 @@ func (c *Counter) Value() float64 {
 	if c == nil {
 		return 0
 	}
-	return c.s.value()
+	var m dto.Metric
+	if err := c.c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }
 
 // CounterVec is a counter with labels: one count per set of label values.
-type CounterVec struct{ f *family }
+type CounterVec struct{ v *prometheus.CounterVec }
 
 // CounterVec returns the labelled counter name.
 func (r *Registry) CounterVec(name, help string, labels ...string) *CounterVec {
 	if r == nil {
 		return nil
 	}
-	return &CounterVec{f: r.register(name, help, typeCounter, labels)}
+	c := r.register(name, "counter", labels, func() prometheus.Collector {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	})
+	return &CounterVec{v: c.(*prometheus.CounterVec)}
 }
 
 // With returns the counter of the label values, given in the order of the
@@ -164,18 +151,21 @@ func (v *CounterVec) With(values ...string) *Counter {
 	if v == nil {
 		return nil
 	}
-	return &Counter{s: v.f.with(values)}
+	return &Counter{c: v.v.WithLabelValues(values...)}
 }
 
 // Gauge is a value that goes up and down.
-type Gauge struct{ s *series }
+type Gauge struct{ g prometheus.Gauge }
 
 // Gauge returns the gauge name.
 func (r *Registry) Gauge(name, help string) *Gauge {
 	if r == nil {
 		return nil
 	}
-	return &Gauge{s: r.register(name, help, typeGauge, nil).with(nil)}
+	c := r.register(name, "gauge", nil, func() prometheus.Collector {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	})
+	return &Gauge{g: c.(prometheus.Gauge)}
 }
 
 // Set sets the gauge to v.
@@ -183,7 +173,7 @@ func (g *Gauge) Set(v float64) {
 	if g == nil {
 		return
 	}
-	g.s.bits.Store(math.Float64bits(v))
+	g.g.Set(v)
 }
 
 // Add adds d (which may be negative).
@@ -191,7 +181,7 @@ func (g *Gauge) Add(d float64) {
 	if g == nil {
 		return
 	}
-	g.s.add(d)
+	g.g.Add(d)
 }
 
 // Value returns the gauge's value.
@@ -199,7 +189,65 @@ func (g *Gauge) Value() float64 {
 	if g == nil {
 		return 0
 	}
-	return g.s.value()
+	var m dto.Metric
+	if err := g.g.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetGauge().GetValue()
+}
+
+// Histogram counts observations (durations, lags) in buckets.
+type Histogram struct{ h prometheus.Observer }
+
+// Observe records one observation.
+func (h *Histogram) Observe(v float64) {
+	if h == nil {
+		return
+	}
+	h.h.Observe(v)
+}
+
+// Histogram returns the histogram name (conventionally ending in the unit,
+// _seconds) with the bucket upper bounds given; nil buckets give
+// Prometheus's default ones (5 ms to 10 s).
+func (r *Registry) Histogram(name, help string, buckets []float64) *Histogram {
+	if r == nil {
+		return nil
+	}
+	c := r.register(name, "histogram", nil, func() prometheus.Collector {
+		return prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
+	})
+	return &Histogram{h: c.(prometheus.Histogram)}
+}
+
+// HistogramVec is a histogram with labels.
+type HistogramVec struct{ v *prometheus.HistogramVec }
+
+// HistogramVec returns the labelled histogram name; buckets as Histogram.
+func (r *Registry) HistogramVec(name, help string, buckets []float64, labels ...string) *HistogramVec {
+	if r == nil {
+		return nil
+	}
+	c := r.register(name, "histogram", labels, func() prometheus.Collector {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	})
+	return &HistogramVec{v: c.(*prometheus.HistogramVec)}
+}
+
+// With returns the histogram of the label values, in the order of the
+// label names.
+func (v *HistogramVec) With(values ...string) *Histogram {
+	if v == nil {
+		return nil
+	}
+	return &Histogram{h: v.v.WithLabelValues(values...)}
+}
+
+// Sample is one value of a gauge computed on scrape, with its label values
+// in the order of the gauge's label names.
+type Sample struct {
+	Labels []string
+	Value  float64
 }
 
 // GaugeFunc registers the gauge name whose value fn computes on each
@@ -211,67 +259,99 @@ func (r *Registry) GaugeFunc(name, help string, fn func() float64) {
 }
 
 // GaugeVecFunc registers the labelled gauge name whose samples fn computes
-// on each scrape, for values that live elsewhere (a bus's backlog). fn gets
-// the scrape's context and should bound its own wait; a sample it leaves
-// out is not exposed (Prometheus then sees the series as absent rather than
-// wrong). Registering the name again replaces fn.
+// on each scrape, for values that live elsewhere (a bus's backlog). fn
+// should bound its own wait; a sample it leaves out is not exposed
+// (Prometheus then sees the series as absent rather than wrong), and so is
+// one with the wrong number of label values. Registering the name again
+// replaces fn.
 func (r *Registry) GaugeVecFunc(name, help string, labels []string, fn func(ctx context.Context) []Sample) {
 	if r == nil {
 		return
 	}
-	f := r.register(name, help, typeGauge, labels)
-	f.mu.Lock()
-	f.collect = fn
-	f.mu.Unlock()
+	c := r.register(name, "gauge func", labels, func() prometheus.Collector {
+		return &funcCollector{desc: prometheus.NewDesc(name, help, labels, nil), labels: len(labels)}
+	}).(*funcCollector)
+	c.mu.Lock()
+	c.fn = fn
+	c.mu.Unlock()
 }
 
-// WriteText writes every metric in the text exposition format, families
-// sorted by name and series by label values, so that the output is stable.
-func (r *Registry) WriteText(ctx context.Context, w io.Writer) error {
-	if r == nil {
-		return nil
+// funcCollector is a gauge whose samples a function computes on scrape.
+type funcCollector struct {
+	desc   *prometheus.Desc
+	labels int
+
+	mu sync.Mutex
+	fn func(ctx context.Context) []Sample
+}
+
+func (c *funcCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *funcCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	fn := c.fn
+	c.mu.Unlock()
+	if fn == nil {
+		return
 	}
-	r.mu.Lock()
-	fams := make([]*family, 0, len(r.families))
-	for _, f := range r.families {
-		fams = append(fams, f)
-	}
-	r.mu.Unlock()
-	slices.SortFunc(fams, func(a, b *family) int { return strings.Compare(a.name, b.name) })
-	bw := bufio.NewWriter(w)
-	for _, f := range fams {
-		samples := f.samples(ctx)
-		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.typ)
-		for _, s := range samples {
-			bw.WriteString(f.name)
-			writeLabels(bw, f.labels, s.Labels)
-			bw.WriteByte(' ')
-			bw.WriteString(formatValue(s.Value))
-			bw.WriteByte('\n')
+	// promhttp gives collectors no context: fn bounds its own wait.
+	for _, s := range fn(context.Background()) {
+		if len(s.Labels) != c.labels {
+			continue
 		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, s.Value, s.Labels...)
 	}
-	return bw.Flush()
 }
 
-// Samples returns the current values of the metric name, sorted by label
-// values, for code in this process that shows them (the architecture
-// page's live numbers) without parsing the text format. Values computed
-// on scrape (GaugeVecFunc) are computed now, with ctx. An unknown name
-// gives none.
+// Samples returns the current values of the counter or gauge name
+// registered through this package, sorted by label values, for code in
+// this process that shows them. Values computed on scrape (GaugeVecFunc)
+// are computed now, with ctx. An unknown name gives none.
 func (r *Registry) Samples(ctx context.Context, name string) []Sample {
 	if r == nil {
 		return nil
 	}
 	r.mu.Lock()
-	f := r.families[name]
+	m, ok := r.ours[name]
 	r.mu.Unlock()
-	if f == nil {
+	if !ok {
 		return nil
 	}
-	out := f.samples(ctx)
-	for i := range out {
-		out[i].Labels = slices.Clone(out[i].Labels) // the caller's to keep
+	var out []Sample
+	if f, ok := m.collector.(*funcCollector); ok {
+		f.mu.Lock()
+		fn := f.fn
+		f.mu.Unlock()
+		for _, s := range fn(ctx) {
+			if len(s.Labels) == f.labels {
+				out = append(out, Sample{Labels: slices.Clone(s.Labels), Value: s.Value})
+			}
+		}
+	} else {
+		ch := make(chan prometheus.Metric, 16)
+		go func() {
+			m.collector.Collect(ch)
+			close(ch)
+		}()
+		for pm := range ch {
+			var d dto.Metric
+			if pm.Write(&d) != nil {
+				continue
+			}
+			s := Sample{Value: d.GetCounter().GetValue() + d.GetGauge().GetValue()}
+			// Label pairs come sorted by name; the caller gives values in
+			// the order the metric was registered with.
+			byName := map[string]string{}
+			for _, l := range d.GetLabel() {
+				byName[l.GetName()] = l.GetValue()
+			}
+			for _, n := range m.labels {
+				s.Labels = append(s.Labels, byName[n])
+			}
+			out = append(out, s)
+		}
 	}
+	slices.SortFunc(out, func(a, b Sample) int { return slices.Compare(a.Labels, b.Labels) })
 	return out
 }
 
@@ -284,87 +364,4 @@ func (r *Registry) Value(ctx context.Context, name string, labels ...string) (fl
 		}
 	}
 	return 0, false
-}
-
-// samples returns the family's current values, sorted by label values.
-func (f *family) samples(ctx context.Context) []Sample {
-	f.mu.Lock()
-	collect := f.collect
-	out := make([]Sample, 0, len(f.series))
-	for _, s := range f.series {
-		out = append(out, Sample{Labels: s.labels, Value: s.value()})
-	}
-	f.mu.Unlock()
-	if collect != nil {
-		// Called outside the lock: it may wait on the network.
-		for _, s := range collect(ctx) {
-			if len(s.Labels) == len(f.labels) {
-				out = append(out, s)
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b Sample) int { return slices.Compare(a.Labels, b.Labels) })
-	return out
-}
-
-func writeLabels(w *bufio.Writer, names, values []string) {
-	if len(names) == 0 {
-		return
-	}
-	w.WriteByte('{')
-	for i, n := range names {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		w.WriteString(n)
-		w.WriteString(`="`)
-		w.WriteString(escapeLabel(values[i]))
-		w.WriteByte('"')
-	}
-	w.WriteByte('}')
-}
-
-var (
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-)
-
-func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
-func escapeLabel(s string) string { return labelEscaper.Replace(s) }
-
-func formatValue(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, +1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
-}
-
-// Parse reads the text format as WriteText writes it (comments, then one
-// "name{labels} value" line per series; no timestamps) into a map from the
-// series as written, e.g. `staircase_http_requests_total{code="200"}`, to
-// its value: enough for tests and tools that read a process's metrics.
-func Parse(r io.Reader) (map[string]float64, error) {
-	out := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			return nil, fmt.Errorf("metrics line %d: no value in %q", n, line)
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			return nil, fmt.Errorf("metrics line %d: %w", n, err)
-		}
-		out[line[:i]] = v
-	}
-	return out, sc.Err()
 }

@@ -2,7 +2,10 @@ package metrics_test
 
 import (
 	"context"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -10,16 +13,22 @@ import (
 	"github.com/staircase/staircase/internal/metrics"
 )
 
-func text(t *testing.T, r *metrics.Registry) string {
+// scrape is what GET /metrics answers with the registry, in the text format.
+func scrape(t *testing.T, r *metrics.Registry) string {
 	t.Helper()
-	var b strings.Builder
-	if err := r.WriteText(context.Background(), &b); err != nil {
-		t.Fatal(err)
+	rec := httptest.NewRecorder()
+	r.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape: %d", rec.Code)
 	}
-	return b.String()
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("content type %q, want the text format", ct)
+	}
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
 }
 
-func TestTheTextFormatListsEveryFamilySortedWithHelpAndType(t *testing.T) {
+func TestTheTextFormatListsEveryFamilyWithHelpAndType(t *testing.T) {
 	r := metrics.NewRegistry()
 	r.Counter("b_total", "Things.\nOn two lines \\ with a backslash.").Add(3)
 	codes := r.CounterVec("a_requests_total", "Requests by code.", "code")
@@ -28,42 +37,51 @@ func TestTheTextFormatListsEveryFamilySortedWithHelpAndType(t *testing.T) {
 	codes.With("200").Inc()
 	r.Gauge("c_lag_seconds", "Lag.").Set(0.25)
 	r.GaugeVecFunc("d_pending", "Pending.", []string{"topic"}, func(context.Context) []metrics.Sample {
-		return []metrics.Sample{{Labels: []string{`quo"te`}, Value: 7}, {Labels: []string{"a"}, Value: 1}}
+		return []metrics.Sample{{Labels: []string{`quo"te`}, Value: 7}, {Labels: []string{"a"}, Value: 1}, {Labels: nil, Value: 9}}
 	})
 	r.GaugeFunc("e_stage", "Stage.", func() float64 { return 3 })
+	h := r.HistogramVec("f_duration_seconds", "Durations.", []float64{0.1, 1}, "route")
+	h.With("/orders/:id").Observe(0.05)
+	h.With("/orders/:id").Observe(0.5)
+	h.With("/orders/:id").Observe(5)
 
-	want := `# HELP a_requests_total Requests by code.
-# TYPE a_requests_total counter
-a_requests_total{code="200"} 3
-a_requests_total{code="500"} 1
-# HELP b_total Things.\nOn two lines \\ with a backslash.
-# TYPE b_total counter
-b_total 3
-# HELP c_lag_seconds Lag.
-# TYPE c_lag_seconds gauge
-c_lag_seconds 0.25
-# HELP d_pending Pending.
-# TYPE d_pending gauge
-d_pending{topic="a"} 1
-d_pending{topic="quo\"te"} 7
-# HELP e_stage Stage.
-# TYPE e_stage gauge
-e_stage 3
-`
-	if got := text(t, r); got != want {
-		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	got := scrape(t, r)
+	for _, want := range []string{
+		"# HELP a_requests_total Requests by code.\n# TYPE a_requests_total counter\n" +
+			"a_requests_total{code=\"200\"} 3\na_requests_total{code=\"500\"} 1\n",
+		"# HELP b_total Things.\\nOn two lines \\\\ with a backslash.\n# TYPE b_total counter\nb_total 3\n",
+		"# TYPE c_lag_seconds gauge\nc_lag_seconds 0.25\n",
+		"# TYPE d_pending gauge\nd_pending{topic=\"a\"} 1\nd_pending{topic=\"quo\\\"te\"} 7\n",
+		"# TYPE e_stage gauge\ne_stage 3\n",
+		"# TYPE f_duration_seconds histogram\n" +
+			"f_duration_seconds_bucket{route=\"/orders/:id\",le=\"0.1\"} 1\n" +
+			"f_duration_seconds_bucket{route=\"/orders/:id\",le=\"1\"} 2\n" +
+			"f_duration_seconds_bucket{route=\"/orders/:id\",le=\"+Inf\"} 3\n" +
+			"f_duration_seconds_sum{route=\"/orders/:id\"} 5.55\n" +
+			"f_duration_seconds_count{route=\"/orders/:id\"} 3\n",
+		// The Go runtime's and the process's own.
+		"# TYPE go_goroutines gauge\n",
+		"# TYPE process_resident_memory_bytes gauge\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the scrape lacks\n%s\ngot\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "d_pending 9") {
+		t.Error("a sample with the wrong number of label values was exposed")
 	}
 }
 
-func TestParseReadsBackWhatWriteTextWrote(t *testing.T) {
+func TestParseReadsBackWhatTheRegistryServes(t *testing.T) {
 	r := metrics.NewRegistry()
 	r.CounterVec("x_total", "X.", "code").With("404").Add(5)
 	r.Gauge("y", "Y.").Set(math.Inf(1))
-	got, err := metrics.Parse(strings.NewReader(text(t, r)))
+	r.Histogram("z_seconds", "Z.", []float64{1}).Observe(0.5)
+	got, err := metrics.Parse(strings.NewReader(scrape(t, r)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[`x_total{code="404"}`] != 5 || !math.IsInf(got["y"], 1) || len(got) != 2 {
+	if got[`x_total{code="404"}`] != 5 || !math.IsInf(got["y"], 1) || got[`z_seconds_bucket{le="1"}`] != 1 || got["z_seconds_count"] != 1 {
 		t.Fatalf("parsed %v", got)
 	}
 	if _, err := metrics.Parse(strings.NewReader("novalue\n")); err == nil {
@@ -112,8 +130,15 @@ func TestANilRegistryAndItsMetricsDoNothing(t *testing.T) {
 	r.CounterVec("b_total", "B.", "code").With("200").Add(2)
 	r.Gauge("c", "C.").Set(1)
 	r.GaugeFunc("d", "D.", func() float64 { return 1 })
-	if got := text(t, r); got != "" {
-		t.Fatalf("nil registry wrote %q", got)
+	r.Histogram("e_seconds", "E.", nil).Observe(1)
+	r.HistogramVec("f_seconds", "F.", nil, "route").With("/").Observe(1)
+	if r.Registerer() != nil {
+		t.Error("a nil registry has a registerer")
+	}
+	rec := httptest.NewRecorder()
+	r.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Body.Len() != 0 {
+		t.Fatalf("nil registry served %q", rec.Body.String())
 	}
 }
 
@@ -133,9 +158,9 @@ func TestInvalidNamesAreRefused(t *testing.T) {
 func TestValuesCanBeReadInProcessByNameAndLabels(t *testing.T) {
 	r := metrics.NewRegistry()
 	r.Counter("a_total", "A.").Add(4)
-	codes := r.CounterVec("b_total", "B.", "code")
-	codes.With("200").Add(2)
-	codes.With("500").Inc()
+	codes := r.CounterVec("b_total", "B.", "code", "method")
+	codes.With("200", "GET").Add(2)
+	codes.With("500", "GET").Inc()
 	calls := 0
 	r.GaugeVecFunc("c_pending", "C.", []string{"topic"}, func(context.Context) []metrics.Sample {
 		calls++
@@ -146,10 +171,10 @@ func TestValuesCanBeReadInProcessByNameAndLabels(t *testing.T) {
 	if v, ok := r.Value(ctx, "a_total"); !ok || v != 4 {
 		t.Errorf("a_total = %v, %v; want 4, true", v, ok)
 	}
-	if v, ok := r.Value(ctx, "b_total", "500"); !ok || v != 1 {
+	if v, ok := r.Value(ctx, "b_total", "500", "GET"); !ok || v != 1 {
 		t.Errorf(`b_total{code="500"} = %v, %v; want 1, true`, v, ok)
 	}
-	if _, ok := r.Value(ctx, "b_total", "404"); ok {
+	if _, ok := r.Value(ctx, "b_total", "404", "GET"); ok {
 		t.Error(`b_total{code="404"} exists; want no such series`)
 	}
 	if _, ok := r.Value(ctx, "nothing_total"); ok {
@@ -158,14 +183,9 @@ func TestValuesCanBeReadInProcessByNameAndLabels(t *testing.T) {
 	if got := r.Samples(ctx, "b_total"); len(got) != 2 || got[0].Labels[0] != "200" || got[0].Value != 2 {
 		t.Errorf("b_total samples = %v; want 200 (2) first, then 500", got)
 	}
-	// A value computed on scrape is computed again on each read.
 	first, _ := r.Value(ctx, "c_pending", "events")
 	second, _ := r.Value(ctx, "c_pending", "events")
 	if first != 10 || second != 20 {
 		t.Errorf("c_pending read twice = %v, %v; want 10, 20", first, second)
-	}
-	var nilReg *metrics.Registry
-	if s := nilReg.Samples(ctx, "a_total"); s != nil {
-		t.Errorf("a nil registry has samples %v", s)
 	}
 }

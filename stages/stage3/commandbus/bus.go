@@ -303,6 +303,10 @@ func (b *Bus) apply(ctx context.Context, c *busCommand) (order.Ack, error) {
 	return order.Ack{}, order.Errorf(order.EINVALID, "unknown command %q", c.Type)
 }
 
+// Counted is how many commands this process queued ("accepted"),
+// applied ("applied") and saw rejected ("rejected").
+func (b *Bus) Counted(outcome string) float64 { return b.counted.With(outcome).Value() }
+
 // Router is the router that takes commands off the bus; run it to apply
 // them.
 func (b *Bus) Router() *message.Router { return b.router }

@@ -1,0 +1,70 @@
+package stage3
+
+import (
+	"context"
+
+	"github.com/staircase/staircase/internal/stageview"
+	"github.com/staircase/staircase/stages/stage3/projection"
+)
+
+// The error log as an operator sees it from the app (the admin API and
+// page): the same operations as ErrorLog, in the neutral types the BFF
+// shows. The error log answers whichever stage is active.
+
+// ErrorLogEntries lists the error log's entries, oldest first; with status
+// (stageview.EntryParked, …) only those. An unknown status is EINVALID.
+func (s *Stage) ErrorLogEntries(ctx context.Context, status string) ([]stageview.ErrorEntry, error) {
+	entries, err := s.ErrorLog().List(ctx, status)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]stageview.ErrorEntry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, errorEntryView(e, false))
+	}
+	return out, nil
+}
+
+// ErrorLogEntry returns entry id with its envelope, ENOTFOUND if there is
+// none.
+func (s *Stage) ErrorLogEntry(ctx context.Context, id int64) (stageview.ErrorEntry, error) {
+	e, err := s.ErrorLog().Entry(ctx, id)
+	if err != nil {
+		return stageview.ErrorEntry{}, err
+	}
+	return errorEntryView(e, true), nil
+}
+
+// ReplayErrorLog applies again the parked and held events of entry id's
+// order (stageview.ReplayAll: of every order in the log), in version
+// order; with dryRun it changes nothing and says what would happen.
+// ENOTFOUND for an unknown entry.
+func (s *Stage) ReplayErrorLog(ctx context.Context, id int64, dryRun bool) (stageview.ReplayReport, error) {
+	r, err := s.ErrorLog().Replay(ctx, id, dryRun)
+	if err != nil {
+		return stageview.ReplayReport{}, err
+	}
+	out := stageview.ReplayReport{DryRun: r.DryRun, Applied: r.Applied, Skipped: r.Skipped, Failed: r.Failed, Waiting: r.Waiting}
+	for _, st := range r.Steps {
+		out.Steps = append(out.Steps, stageview.ReplayStep{
+			EntryID: st.EntryID, OrderID: st.OrderID.String(), OrderVersion: st.OrderVersion, Type: st.Type, Result: st.Result, Text: st.Text,
+		})
+	}
+	return out, nil
+}
+
+// errorEntryView converts an entry; with envelope, it carries the envelope
+// and whether it can be read.
+func errorEntryView(e projection.ErrorEntry, envelope bool) stageview.ErrorEntry {
+	out := stageview.ErrorEntry{
+		ID: e.ID, EventID: e.EventID.String(), OrderID: e.OrderID.String(), OrderVersion: e.OrderVersion, Type: e.Type,
+		Status: e.Status, Error: e.Error, Attempts: e.Attempts, FirstFailedAt: e.FirstFailedAt, LastFailedAt: e.LastFailedAt,
+	}
+	if envelope {
+		out.Envelope = e.Envelope
+		if err := Readable(e); err != nil {
+			out.Unreadable = err.Error()
+		}
+	}
+	return out
+}
