@@ -2,12 +2,15 @@ package acceptance
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/staircase/staircase/internal/httpapi"
@@ -108,6 +111,59 @@ func TestPlaceIsIdempotent(t *testing.T) {
 		}
 		if o, _ := e.api.get(id); o.Customer != "Grace Hopper" {
 			t.Fatalf("conflicting place changed the order: %+v", o)
+		}
+	})
+}
+
+// TestPlacingTheSameOrderAtOnce: requests racing to place one ID (a double
+// click, a retry while the first is in flight) all name the same order;
+// none fails on the primary key.
+func TestPlacingTheSameOrderAtOnce(t *testing.T) {
+	forEachStage(t, func(t *testing.T, e *env) {
+		const racers = 8
+		for round := range 3 {
+			id := newID()
+			body, err := json.Marshal(request(id, "Racing Customer"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			statuses := make([]int, racers)
+			errs := make([]error, racers)
+			var start, done sync.WaitGroup
+			start.Add(1)
+			for i := range racers {
+				done.Add(1)
+				go func() {
+					defer done.Done()
+					start.Wait()
+					req, err := http.NewRequest(http.MethodPost, e.base+e.api.placePath(), bytes.NewReader(body))
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					req.Header.Set("Content-Type", "application/json")
+					res, err := e.client.Do(req)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					res.Body.Close()
+					statuses[i] = res.StatusCode
+				}()
+			}
+			start.Done()
+			done.Wait()
+			for i := range racers {
+				if errs[i] != nil || statuses[i] < 200 || statuses[i] > 299 {
+					t.Fatalf("round %d: racer %d answered %d (%v); all: %v", round, i, statuses[i], errs[i], statuses)
+				}
+			}
+			seen(t, e, id, 1)
+			var n int64
+			n, err = e.app.WriteDB.NewSelect().Table("orders").Where("id = ?", id).Count(t.Context())
+			if err != nil || n != 1 {
+				t.Fatalf("round %d: %d orders with the ID (%v)", round, n, err)
+			}
 		}
 	})
 }

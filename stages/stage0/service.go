@@ -39,21 +39,21 @@ func (s *Service) Create(ctx context.Context, cmd order.PlaceOrder) (*order.Orde
 	var out *order.Order
 	created := false
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		inserted, err := Insert(ctx, tx, Row(o, fp))
+		if err != nil || inserted {
+			out, created = o, inserted
+			return err
+		}
+		// The ID is taken, perhaps by a request racing this one: the same
+		// content names the same order.
 		existing, err := load(ctx, tx, o.ID, false)
-		if err == nil {
-			if existing.PlaceFingerprint != fp {
-				return order.Errorf(order.ECONFLICT, "order %s exists and was placed with other content", o.ID)
-			}
-			out = existing.Domain()
-			return nil
-		}
-		if order.ErrorCode(err) != order.ENOTFOUND {
+		if err != nil {
 			return err
 		}
-		if err := Insert(ctx, tx, Row(o, fp)); err != nil {
-			return err
+		if existing.PlaceFingerprint != fp {
+			return order.Errorf(order.ECONFLICT, "order %s exists and was placed with other content", o.ID)
 		}
-		out, created = o, true
+		out = existing.Domain()
 		return nil
 	})
 	if err != nil {
@@ -220,17 +220,24 @@ func Load(ctx context.Context, db bun.IDB, id order.ID, forUpdate bool) (*order.
 	return r.Domain(), r.PlaceFingerprint, nil
 }
 
-// Insert writes a new order row and its lines.
-func Insert(ctx context.Context, db bun.IDB, r *Order) error {
-	if _, err := db.NewInsert().Model(r).Exec(ctx); err != nil {
-		return fmt.Errorf("insert order %s: %w", r.ID, err)
+// Insert writes a new order row and its lines, and reports whether it did:
+// if the ID is taken it writes nothing. ON CONFLICT DO NOTHING rather than
+// failing on the primary key, so that two requests placing the same order
+// at once both learn of it instead of one failing.
+func Insert(ctx context.Context, db bun.IDB, r *Order) (bool, error) {
+	res, err := db.NewInsert().Model(r).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("insert order %s: %w", r.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
 	}
 	if len(r.Lines) > 0 {
 		if _, err := db.NewInsert().Model(&r.Lines).Exec(ctx); err != nil {
-			return fmt.Errorf("insert lines of %s: %w", r.ID, err)
+			return false, fmt.Errorf("insert lines of %s: %w", r.ID, err)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // Save writes a changed order over the row at version from, replacing its
