@@ -196,7 +196,7 @@ func TestTheAdminAPIReplaysAndRejectsBadRequests(t *testing.T) {
 		status            int
 	}{
 		{"form", "application/x-www-form-urlencoded", "id=1", http.StatusUnsupportedMediaType},
-		{"empty", "application/json", "", http.StatusUnprocessableEntity},
+		{"empty", "application/json", "", http.StatusBadRequest},
 		{"neither", "application/json", `{"dry_run":true}`, http.StatusUnprocessableEntity},
 		{"both", "application/json", `{"id":1,"all":true}`, http.StatusUnprocessableEntity},
 		{"zero", "application/json", `{"id":0}`, http.StatusUnprocessableEntity},

@@ -386,14 +386,14 @@ func TestBadPayloads(t *testing.T) {
 			name, contentType, body string
 			status                  int
 		}{
-			{"malformed_json", "application/json", `{"id":`, 422},
-			{"not_an_object", "application/json", `[1,2]`, 422},
-			{"empty_body", "application/json", ``, 422},
+			{"malformed_json", "application/json", `{"id":`, 400},
+			{"not_an_object", "application/json", `[1,2]`, 400},
+			{"empty_body", "application/json", ``, 400},
 			{"wrong_type", "application/json", strings.Replace(valid, `"quantity":1`, `"quantity":"one"`, 1), 422},
 			{"huge_number", "application/json", strings.Replace(valid, `"quantity":1`, `"quantity":1e300`, 1), 422},
 			{"number_over_int64", "application/json", strings.Replace(valid, `"unit_price_cents":1`, `"unit_price_cents":99999999999999999999999`, 1), 422},
 			{"unknown_field", "application/json", strings.Replace(valid, `"customer"`, `"admin":true,"customer"`, 1), 422},
-			{"trailing_data", "application/json", valid + `{}`, 422},
+			{"trailing_data", "application/json", valid + `{}`, 400},
 			{"form_content_type", "application/x-www-form-urlencoded", "id=" + id, 415},
 			{"text_content_type", "text/plain", valid, 415},
 			{"no_content_type", "", valid, 415},

@@ -93,12 +93,14 @@ func (r OrderRequest) PlaceOrder() (order.PlaceOrder, error) {
 // ones with 413 before a handler runs.
 const MaxBody = 256 << 10
 
-// Decode reads one JSON value from body into v strictly: unknown fields,
-// wrong types, numbers out of range, trailing data and an empty body are
-// EINVALID errors that name the field when they can.
+// Decode reads one JSON value from body into v strictly. A body that is
+// not one JSON object (empty, malformed, cut short, trailing data) is a
+// Malformed error (400); unknown fields, wrong types and numbers out of
+// range in a well-formed object are EINVALID errors (422) that name the
+// field when they can.
 func Decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return invalid("", "the request body is empty: send a JSON object")
+		return malformed("the request body is empty: send a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -106,9 +108,23 @@ func Decode(body []byte, v any) error {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return invalid("", "the request body must hold one JSON object and nothing after it")
+		return malformed("the request body must hold one JSON object and nothing after it")
 	}
 	return nil
+}
+
+// Malformed is the error of a request that cannot be read at all, as
+// opposed to one that reads but breaks a rule: it answers 400, not 422.
+// Its code is still EINVALID (order.ErrorCode sees through it).
+type Malformed struct{ Err *order.Error }
+
+func (m Malformed) Error() string { return m.Err.Error() }
+
+// Unwrap returns the domain error inside.
+func (m Malformed) Unwrap() error { return m.Err }
+
+func malformed(msg string) error {
+	return Malformed{&order.Error{Code: order.EINVALID, Message: msg}}
 }
 
 func decodeError(err error) error {
@@ -116,11 +132,11 @@ func decodeError(err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return invalid("", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
+		return malformed(fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
 	case errors.As(err, &typ):
 		field := typ.Field // e.g. "lines.quantity": the decoder does not know the index
 		if field == "" {
-			return invalid("", "the request body must be a JSON object")
+			return malformed("the request body must be a JSON object")
 		}
 		msg := "must be " + jsonKind(typ.Type.Kind().String())
 		if typ.Value == "number" || strings.HasPrefix(typ.Value, "number ") {
@@ -128,22 +144,17 @@ func decodeError(err error) error {
 		}
 		return invalid(field, msg)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return invalid("", "malformed JSON: the body ends too early")
+		return malformed("malformed JSON: the body ends too early")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
 		return invalid(name, "is not a field of this request")
 	}
-	return invalid("", "malformed JSON")
+	return malformed("malformed JSON")
 }
 
 func invalid(field, msg string) error {
-	e := &order.Error{Code: order.EINVALID, Message: "the request body is not valid"}
-	if field == "" {
-		e.Message = msg
-		return e
-	}
-	e.Fields = []order.FieldError{{Field: field, Message: msg}}
-	return e
+	return &order.Error{Code: order.EINVALID, Message: "the request body is not valid",
+		Fields: []order.FieldError{{Field: field, Message: msg}}}
 }
 
 func jsonKind(k string) string {
@@ -179,7 +190,8 @@ func SummaryQueryFrom(c *fiber.Ctx) (order.SummaryQuery, error) {
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
-			return q, invalid("limit", "must be a whole number from 1 to "+strconv.Itoa(order.MaxPage))
+			return q, &order.Error{Code: order.EINVALID, Message: "the query is not valid",
+				Fields: []order.FieldError{{Field: "limit", Message: "must be a whole number from 1 to " + strconv.Itoa(order.MaxPage)}}}
 		}
 		q.Limit = n
 	}

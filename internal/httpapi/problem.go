@@ -53,6 +53,9 @@ func ProblemFor(err error) Problem {
 	var de *order.Error
 	if errors.As(err, &de) {
 		status := StatusOf(de.Code)
+		if m := (Malformed{}); errors.As(err, &m) {
+			status = http.StatusBadRequest
+		}
 		p := Problem{
 			Type: "/problems/" + de.Code, Title: titleFor(de.Code), Status: status,
 			Detail: de.Message, Code: de.Code, Errors: de.Fields,

@@ -141,20 +141,30 @@ func testCommandsAndQueries(t *testing.T, b sqltest.Backend, source string, mk f
 	})
 	t.Run("bad_bodies_are_422", func(t *testing.T) {
 		for name, c := range map[string]struct{ cmd, body, field string }{
-			"unknown_field":  {"ship-order", `{"id":"` + id + `","status":"shipped"}`, "status"},
-			"malformed_json": {"ship-order", `{"id":`, ""},
-			"empty_body":     {"deliver-order", ``, ""},
-			"bad_id":         {"cancel-order", `{"id":"nope"}`, "id"},
-			"wrong_type":     {"change-order-lines", `{"id":"` + id + `","lines":"many"}`, "lines"},
-			"no_lines":       {"change-order-lines", `{"id":"` + id + `"}`, "lines"},
-			"place_invalid":  {"place-order", `{"id":"` + order.NewID().String() + `","customer":"","address":"x","lines":[]}`, "customer"},
-			"place_extra":    {"place-order", `{"id":"` + order.NewID().String() + `","expected_version":1}`, "expected_version"},
+			"unknown_field": {"ship-order", `{"id":"` + id + `","status":"shipped"}`, "status"},
+			"bad_id":        {"cancel-order", `{"id":"nope"}`, "id"},
+			"wrong_type":    {"change-order-lines", `{"id":"` + id + `","lines":"many"}`, "lines"},
+			"no_lines":      {"change-order-lines", `{"id":"` + id + `"}`, "lines"},
+			"place_invalid": {"place-order", `{"id":"` + order.NewID().String() + `","customer":"","address":"x","lines":[]}`, "customer"},
+			"place_extra":   {"place-order", `{"id":"` + order.NewID().String() + `","expected_version":1}`, "expected_version"},
 		} {
 			t.Run(name, func(t *testing.T) {
 				p := do(t, app, "POST", "/api/commands/"+c.cmd, c.body).problem(t, 422, order.EINVALID)
 				if c.field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != c.field) {
 					t.Fatalf("field errors %+v, want %q first", p.Errors, c.field)
 				}
+			})
+		}
+	})
+	t.Run("unreadable_bodies_are_400", func(t *testing.T) {
+		for name, c := range map[string]struct{ cmd, body string }{
+			"malformed_json": {"ship-order", `{"id":`},
+			"empty_body":     {"deliver-order", ``},
+			"not_an_object":  {"cancel-order", `["id"]`},
+			"trailing_data":  {"ship-order", `{"id":"` + id + `"} {}`},
+		} {
+			t.Run(name, func(t *testing.T) {
+				do(t, app, "POST", "/api/commands/"+c.cmd, c.body).problem(t, 400, order.EINVALID)
 			})
 		}
 	})
