@@ -66,7 +66,11 @@ KEEP_CORPUS ?= 1
 FUZZ_TARGETS := \
 	./internal/order:FuzzDecodeCursor \
 	./internal/order:FuzzPlaceOrder \
-	./internal/httpapi:FuzzDecodePlaceOrder
+	./internal/httpapi:FuzzDecodePlaceOrder \
+	./internal/httpapi:FuzzDecodeCommand \
+	./stages/stage3/changelog:FuzzUnmarshal \
+	./bff:FuzzParseCents \
+	./bff:FuzzOrderForm
 fuzz:
 	@set -e; cache="$$($(GO) env GOCACHE)/fuzz/$$($(GO) list -m)"; \
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \

@@ -72,16 +72,25 @@ func parseOrderForm(c *fiber.Ctx) orderForm {
 
 // parseCents reads a price typed as "12", "12.5", "12.50" or "1,234.50".
 func parseCents(s string) (int64, bool) {
-	s = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(s), "$€£"))
-	s = strings.ReplaceAll(s, ",", "")
-	if s == "" || len(s) > 12 {
-		return 0, false
+	s = strings.TrimSpace(s)
+	for _, sign := range []string{"$", "€", "£"} {
+		if rest, ok := strings.CutPrefix(s, sign); ok {
+			s = strings.TrimSpace(rest)
+			break
+		}
 	}
 	whole, frac, hasFrac := strings.Cut(s, ".")
+	whole = strings.ReplaceAll(whole, ",", "") // thousands, in the whole part only
+	if whole+frac == "" || len(whole)+len(frac) > 12 {
+		return 0, false
+	}
 	if whole == "" {
 		whole = "0"
 	}
 	if hasFrac && (len(frac) == 0 || len(frac) > 2) {
+		return 0, false
+	}
+	if !allDigits(whole) || !allDigits(frac) { // ParseInt would take "+5" and "-0"
 		return 0, false
 	}
 	for len(frac) < 2 {
@@ -96,6 +105,15 @@ func parseCents(s string) (int64, bool) {
 		return 0, false
 	}
 	return w*100 + f, true
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // addDomainErrors puts a domain error's field errors beside the inputs they

@@ -36,3 +36,39 @@ func FuzzDecodePlaceOrder(f *testing.F) {
 		}
 	})
 }
+
+// decoders are the command decoders of the modify API, each returning the
+// command as the domain's order.Command.
+var decoders = []func([]byte) (order.Command, error){
+	func(b []byte) (order.Command, error) { return httpapi.DecodePlaceOrder(b) },
+	func(b []byte) (order.Command, error) { return httpapi.DecodeChangeOrderLines(b) },
+	func(b []byte) (order.Command, error) { return httpapi.DecodeShipOrder(b) },
+	func(b []byte) (order.Command, error) { return httpapi.DecodeDeliverOrder(b) },
+	func(b []byte) (order.Command, error) { return httpapi.DecodeCancelOrder(b) },
+	func(b []byte) (order.Command, error) { return httpapi.DecodeDeleteOrder(b) },
+}
+
+// FuzzDecodeCommand: any body for any command is refused with a client
+// error, or decodes into a command whose Validate has the last word.
+func FuzzDecodeCommand(f *testing.F) {
+	f.Add(uint8(1), []byte(`{"id":"0197a3c4-0000-7000-8000-000000000001","lines":[{"sku":"A","name":"B","quantity":1,"unit_price_cents":1}],"expected_version":2}`))
+	f.Add(uint8(2), []byte(`{"id":"0197a3c4-0000-7000-8000-000000000001","expected_version":-1}`))
+	f.Add(uint8(4), []byte(`{"id":"0197a3c4-0000-7000-8000-000000000001","reason":"\u0000"}`))
+	f.Add(uint8(5), []byte(`{"id":"00000000-0000-0000-0000-000000000000"}`))
+	f.Add(uint8(3), []byte(`{"id":"x","expected_version":9223372036854775808}`))
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		cmd, err := decoders[int(which)%len(decoders)](body)
+		if err == nil {
+			if cmd.Target() == (order.ID{}) && cmd.Validate() == nil {
+				t.Fatalf("%s: a command for no order is valid", body)
+			}
+			err = cmd.Validate()
+		}
+		if err == nil {
+			return
+		}
+		if p := httpapi.ProblemFor(err); p.Status != http.StatusBadRequest && p.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("%s: problem %+v", body, p)
+		}
+	})
+}
