@@ -1,6 +1,6 @@
 module github.com/staircase/staircase
 
-go 1.26.8
+go 1.26.10
 
 require (
 	github.com/PuerkitoBio/goquery v1.13.0
@@ -25,7 +25,7 @@ require (
 
 require (
 	github.com/a-h/parse v0.0.0-20250122154542-74294addb73e // indirect
-	github.com/andybalholm/brotli v1.1.0 // indirect
+	github.com/andybalholm/brotli v1.2.7 // indirect
 	github.com/andybalholm/cascadia v1.3.4 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
