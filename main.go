@@ -134,7 +134,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fs.IntVar(&cfg.Stage, "stage", stage, "stage active at start-up: 0, 1, 2 or 3 (env STAIRCASE_STAGE)")
 	fs.StringVar(&cfg.CommandBus, "command-bus", env("STAIRCASE_COMMAND_BUS", "sync"), "stage 3's command bus: sync (apply in the request) or async (queue, answer 202 Accepted) (env STAIRCASE_COMMAND_BUS)")
-	fs.StringVar(&cfg.NATSURL, "nats-url", env("STAIRCASE_NATS_URL", ""), "external NATS JetStream server, e.g. nats://127.0.0.1:4222; empty runs one in-process with its store in the data dir (env STAIRCASE_NATS_URL)")
+	fs.StringVar(&cfg.NATSURL, "nats-url", env("STAIRCASE_NATS_URL", ""), "external NATS JetStream server, e.g. nats://127.0.0.1:4222, with credentials as nats://user:password@host or nats://token@host; empty runs one in-process with its store in the data dir (env STAIRCASE_NATS_URL)")
+	fs.StringVar(&cfg.NATSCreds, "nats-creds", env("STAIRCASE_NATS_CREDS", ""), "credentials file (JWT and NKey) for --nats-url (env STAIRCASE_NATS_CREDS)")
+	fs.StringVar(&cfg.NATSListen, "nats-listen", env("STAIRCASE_NATS_LISTEN", ""), "let other processes reach the embedded NATS on this host:port, as user staircase with STAIRCASE_NATS_PASSWORD; empty opens no port (env STAIRCASE_NATS_LISTEN)")
+	cfg.NATSPassword = os.Getenv("STAIRCASE_NATS_PASSWORD") // not a flag: it would show in ps
 	// Several Staircases sharing one NATS server (tests, demos) keep their
 	// streams apart with a prefix; a deployment leaves it empty.
 	cfg.BusNamespace = env("STAIRCASE_BUS_NAMESPACE", "")

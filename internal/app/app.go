@@ -38,8 +38,15 @@ type Config struct {
 	ReadDB  string // stage 3's read database; same rules
 	Logger  *slog.Logger
 	// NATSURL is an external NATS JetStream server; empty starts one
-	// in-process with its store under the data dir.
+	// in-process with its store under the data dir. Credentials go in the
+	// URL (nats://user:password@host, nats://token@host) or NATSCreds.
 	NATSURL string
+	// NATSCreds is a NATS credentials file (JWT and NKey) for NATSURL.
+	NATSCreds string
+	// NATSListen is where the embedded NATS accepts TCP connections, with
+	// NATSPassword required of them (user "staircase"); empty, the
+	// default, opens no port: the app reaches its bus in-process.
+	NATSListen, NATSPassword string
 	// BusNamespace prefixes the bus topics, so that several Staircases can
 	// share one NATS server (tests); empty in production.
 	BusNamespace string
@@ -71,6 +78,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Stage < 0 || c.Stage > 3 {
 		errs = append(errs, fmt.Errorf("stage must be 0, 1, 2 or 3, not %d", c.Stage))
+	}
+	if c.NATSListen != "" && c.NATSURL != "" {
+		errs = append(errs, errors.New("--nats-listen opens the embedded NATS to other processes; with --nats-url there is no embedded NATS"))
 	}
 	if c.CommandBus != "" && c.CommandBus != stage3.CommandBusSync && c.CommandBus != stage3.CommandBusAsync {
 		errs = append(errs, fmt.Errorf("command bus must be %s or %s, not %q", stage3.CommandBusSync, stage3.CommandBusAsync, c.CommandBus))
@@ -150,14 +160,23 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.ReadDB, err = OpenRead(ctx, cfg); err != nil {
 		return nil, err
 	}
-	url := cfg.NATSURL
-	if url == "" {
-		if a.bus, err = messaging.StartEmbedded(ctx, filepath.Join(cfg.DataDir, "nats"), cfg.Logger.With("component", "nats")); err != nil {
+	if cfg.NATSURL == "" {
+		bus := messaging.EmbeddedConfig{Dir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen}
+		if cfg.NATSListen != "" {
+			bus.User, bus.Password = "staircase", cfg.NATSPassword
+		}
+		if a.bus, err = messaging.StartEmbedded(ctx, bus, cfg.Logger.With("component", "nats")); err != nil {
 			return nil, fmt.Errorf("embedded NATS: %w", err)
 		}
-		url = a.bus.URL()
+		a.NATS, err = a.bus.Connect()
+	} else {
+		var opts []nats.Option
+		if cfg.NATSCreds != "" {
+			opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+		}
+		a.NATS, err = messaging.Connect(cfg.NATSURL, opts...)
 	}
-	if a.NATS, err = messaging.Connect(url); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("connect to NATS: %w", err)
 	}
 	if a.Stage3, err = stage3.New(stage3.Config{

@@ -59,7 +59,7 @@ func TestDurableConsumerSurvivesRestart(t *testing.T) {
 
 	var ids []string
 	func() { // first life
-		e, err := StartEmbedded(context.Background(), dir, testLogger())
+		e, err := StartEmbedded(context.Background(), onPort(dir, "127.0.0.1:0"), testLogger())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,12 +19,19 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// onPort is how the tests start an embedded server: on a TCP port (listen,
+// "127.0.0.1:0" for a free one) with credentials, so that they can reach it
+// by URL as they would an external server.
+func onPort(dir, listen string) EmbeddedConfig {
+	return EmbeddedConfig{Dir: dir, Listen: listen, User: "staircase", Password: "test-secret"}
+}
+
 // startEmbedded starts an embedded server on dir, shut down at the end of the test.
 func startEmbedded(t *testing.T, dir string) *Embedded {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	e, err := StartEmbedded(ctx, dir, testLogger())
+	e, err := StartEmbedded(ctx, onPort(dir, "127.0.0.1:0"), testLogger())
 	if err != nil {
 		t.Fatalf("StartEmbedded: %v", err)
 	}

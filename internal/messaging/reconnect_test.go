@@ -3,7 +3,6 @@ package messaging
 import (
 	"context"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -16,12 +15,11 @@ import (
 // connection, publisher and subscription carry on.
 func TestSurvivesServerRestart(t *testing.T) {
 	dir := t.TempDir()
-	e, err := StartEmbedded(context.Background(), dir, testLogger())
+	e, err := StartEmbedded(context.Background(), onPort(dir, "127.0.0.1:0"), testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(e.URL())
-	port, _ := strconv.Atoi(u.Port())
 
 	nc, err := Connect(e.URL()) // the app's options: reconnect forever
 	if err != nil {
@@ -55,7 +53,7 @@ func TestSurvivesServerRestart(t *testing.T) {
 		t.Fatal("publish succeeded while the server was down")
 	}
 	time.Sleep(500 * time.Millisecond)
-	e2, err := startEmbeddedOn(context.Background(), dir, port, testLogger())
+	e2, err := StartEmbedded(context.Background(), onPort(dir, u.Host), testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,12 +62,18 @@ func Connect(tb testing.TB) (*nats.Conn, string) {
 	tb.Helper()
 	url, namespace := Shared(tb)
 	if url == "" {
-		e, err := messaging.StartEmbedded(context.Background(), filepath.Join(tb.TempDir(), "nats"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		e, err := messaging.StartEmbedded(context.Background(), messaging.EmbeddedConfig{Dir: filepath.Join(tb.TempDir(), "nats")},
+			slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(e.Shutdown)
-		url = e.URL()
+		nc, err := e.Connect()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(nc.Close)
+		return nc, ""
 	}
 	nc, err := messaging.Connect(url)
 	if err != nil {
