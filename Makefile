@@ -71,7 +71,7 @@ FUZZ_TARGETS := \
 	./internal/order:FuzzPlaceOrder \
 	./internal/httpapi:FuzzDecodePlaceOrder \
 	./internal/httpapi:FuzzDecodeCommand \
-	./stages/stage3/changelog:FuzzUnmarshal \
+	./stages:FuzzEnvelope \
 	./bff:FuzzParseCents \
 	./bff:FuzzOrderForm
 fuzz:
