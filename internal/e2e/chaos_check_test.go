@@ -129,8 +129,9 @@ func (d sideDiff) String() string {
 }
 
 // compareSides compares the database of record with stage 3's read
-// database row by row: every order and its lines.
-func compareSides(ctx context.Context, write, read *bun.DB) (sideDiff, error) {
+// database row by row: every order and its lines. about, if not nil, says
+// what the clients did to an order, for the differences.
+func compareSides(ctx context.Context, write, read *bun.DB, about func(id string) string) (sideDiff, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	w, err := writeOrders(ctx, write)
@@ -154,6 +155,13 @@ func compareSides(ctx context.Context, write, read *bun.DB) (sideDiff, error) {
 	for id, ro := range r {
 		if _, ok := w[id]; !ok {
 			d.extra = append(d.extra, fmt.Sprintf("%s (read side: %s)", id, ro))
+		}
+	}
+	if about != nil {
+		for _, ids := range [][]string{d.missing, d.extra, d.stale} {
+			for i, s := range ids {
+				ids[i] = s + "; " + about(strings.Fields(s)[0])
+			}
 		}
 	}
 	sort.Strings(d.missing)
@@ -295,4 +303,32 @@ func describeFinal(v int, present bool) string {
 		return "no such order"
 	}
 	return fmt.Sprintf("v%d", v)
+}
+
+// history says what the clients sent for each order: its acknowledged
+// commands in order, each with the API it went to (stage 0's or stages
+// 1–3's) and the version it made, for the differences.
+func history(commands []*sentCommand, start time.Time) func(id string) string {
+	byOrder := map[string][]*sentCommand{}
+	for _, c := range commands {
+		byOrder[c.order] = append(byOrder[c.order], c)
+	}
+	return func(id string) string {
+		var parts []string
+		for _, c := range byOrder[id] {
+			api := "stages 1-3"
+			if c.stage0 {
+				api = "stage 0"
+			}
+			p := fmt.Sprintf("%s %s on %s at %.1fs", c.outcome, c.name, api, c.at.Sub(start).Seconds())
+			if c.version > 0 {
+				p += fmt.Sprintf(" (v%d)", c.version)
+			}
+			parts = append(parts, p)
+		}
+		if len(parts) == 0 {
+			return "no client sent it"
+		}
+		return "clients: " + strings.Join(parts, ", ")
+	}
 }

@@ -78,6 +78,13 @@ func (l *chaosLoad) record(c *sentCommand) {
 	l.commands = append(l.commands, c)
 }
 
+// pace sets the interval between commands (0: as fast as the clients go).
+func (l *chaosLoad) pace(interval time.Duration) {
+	l.paceMu.Lock()
+	defer l.paceMu.Unlock()
+	l.interval = interval
+}
+
 // take waits for the next slot of the pace and reserves one command of
 // the quota; false once it is spent.
 func (l *chaosLoad) take(ctx context.Context) bool {
@@ -160,7 +167,7 @@ func (c *chaosClient) life(ctx context.Context, backoff *time.Duration) bool {
 		if sc.outcome != outAcked {
 			// Back off while the app or its database is away.
 			if sc.outcome == outUnknown {
-				*backoff = min(max(2**backoff, 100*time.Millisecond), 2*time.Second)
+				*backoff = min(max(2**backoff, 100*time.Millisecond), 5*time.Second)
 				sleep(ctx, *backoff)
 			}
 			return true
@@ -326,8 +333,9 @@ func (c *chaosClient) body(id, name string) map[string]any {
 func (c *chaosClient) lines() []map[string]any {
 	n := 1 + c.rng.IntN(3)
 	out := make([]map[string]any, n)
+	skus := c.rng.Perm(40) // an order's lines name different SKUs
 	for i := range out {
-		sku := c.rng.IntN(40)
+		sku := skus[i]
 		out[i] = map[string]any{"sku": fmt.Sprintf("SKU-%02d", sku), "name": fmt.Sprintf("Product %d", sku),
 			"quantity": 1 + c.rng.IntN(9), "unit_price_cents": 100 * (1 + c.rng.IntN(50))}
 	}

@@ -176,7 +176,11 @@ func runChaos(t *testing.T, cfg chaosConfig, postgres bool, mode string) {
 	}
 	if cfg.switchStages {
 		faults = append(faults, chaosFault{0.65, "switch stages", func() {
-			switchStages(t, uiSwitcher{}, app, load, []int{0, 3, 2, 3, 1, 3})
+			// At full speed: the clients' writes must meet the switches
+			// while stage 3 is being entered.
+			load.pace(0)
+			defer load.pace(time.Second / time.Duration(cfg.rate))
+			switchStages(t, uiSwitcher{}, app, load, start, []int{0, 3, 2, 3, 1, 3})
 			ran.add("stages switched 3→0→3→2→3→1→3")
 		}})
 	}
@@ -229,6 +233,7 @@ func runChaos(t *testing.T, cfg chaosConfig, postgres bool, mode string) {
 	deadline := loadEnd.Add(convergeWithin)
 	var diff sideDiff
 	converged, why := false, ""
+	about := history(commands, start)
 	for {
 		waiting := 0
 		for _, id := range queued {
@@ -236,7 +241,7 @@ func runChaos(t *testing.T, cfg chaosConfig, postgres bool, mode string) {
 				waiting++
 			}
 		}
-		d, err := compareSides(bg, write, read)
+		d, err := compareSides(bg, write, read, about)
 		switch {
 		case err != nil:
 			why = err.Error()
@@ -301,9 +306,10 @@ func runChaos(t *testing.T, cfg chaosConfig, postgres bool, mode string) {
 
 // switchStages switches through targets under the load, letting a few
 // commands through after each switch.
-func switchStages(t *testing.T, s stageSwitcher, app *chaosApp, load *chaosLoad, targets []int) {
+func switchStages(t *testing.T, s stageSwitcher, app *chaosApp, load *chaosLoad, start time.Time, targets []int) {
 	t.Helper()
 	for _, n := range targets {
+		t.Logf("%5.1fs switch to stage %d", time.Since(start).Seconds(), n)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		err := s.switchTo(ctx, app.url(), n)
 		cancel()
