@@ -234,6 +234,7 @@ func runChaos(t *testing.T, cfg chaosConfig, postgres bool, mode string) {
 	var diff sideDiff
 	converged, why := false, ""
 	about := history(commands, start)
+	lastNote := time.Now()
 	for {
 		waiting := 0
 		for _, id := range queued {
@@ -258,9 +259,17 @@ func runChaos(t *testing.T, cfg chaosConfig, postgres bool, mode string) {
 		if time.Now().After(deadline) {
 			break
 		}
+		if time.Since(lastNote) >= 10*time.Second {
+			// A slow convergence is worth a look even when it makes it.
+			t.Logf("%5.1fs not converged yet: %s", time.Since(start).Seconds(), firstLine(why))
+			lastNote = time.Now()
+		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	convergeSecs := time.Since(loadEnd).Seconds()
+	if convergeSecs > 15 {
+		t.Logf("the read side took %.1f s to converge; the app's warnings and errors:\n%s", convergeSecs, app.p.log.summary())
+	}
 
 	tl, err := tally(bg, write, commands)
 	if err != nil {
@@ -351,4 +360,9 @@ func changeLogProblems(ctx context.Context, write *bun.DB, complete bool) ([]str
 		}
 	}
 	return out, nil
+}
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
 }
