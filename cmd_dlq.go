@@ -102,7 +102,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer read.Close()
-	log := stage3.NewErrorLog(read)
+	log := stage3.NewErrorLog(read, nil)
 
 	switch verb {
 	case "list":

@@ -18,6 +18,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/projection"
@@ -29,6 +30,9 @@ import (
 // `staircase dlq` command use it.
 type ErrorLog struct {
 	read *bun.DB
+	// write, when set, is the database of record, which a discarded
+	// event's order is synced from.
+	write *bun.DB
 	// lock, when set, is the projector's, taken exclusively: a replay
 	// runs between two events, so that the projector cannot hold an event
 	// behind entries the replay is marking replayed (it would then wait
@@ -37,16 +41,17 @@ type ErrorLog struct {
 }
 
 // NewErrorLog returns the error log kept in the read database read, for a
-// tool that runs without the projector (the CLI).
-func NewErrorLog(read *bun.DB) *ErrorLog { return &ErrorLog{read: read} }
+// tool that runs without the projector (the CLI); write is the database of
+// record (nil: a discard does not sync the order from it).
+func NewErrorLog(read, write *bun.DB) *ErrorLog { return &ErrorLog{read: read, write: write} }
 
 // ErrorLog returns the stage's error log.
 func (s *Stage) ErrorLog() *ErrorLog {
-	return &ErrorLog{read: s.cfg.Read, lock: &s.projector.mu}
+	return &ErrorLog{read: s.cfg.Read, write: s.cfg.Write, lock: &s.projector.mu}
 }
 
 // Statuses are the statuses an error log entry can have, for filters.
-var Statuses = []string{projection.StatusParked, projection.StatusHeld, projection.StatusReplayed}
+var Statuses = []string{projection.StatusParked, projection.StatusHeld, projection.StatusReplayed, projection.StatusDiscarded}
 
 // List lists the entries, oldest first; with status, only those with that
 // status (an unknown status is an EINVALID error).
@@ -98,6 +103,57 @@ func (l *ErrorLog) Replay(ctx context.Context, id int64, dryRun bool) (projectio
 		defer l.lock.Unlock()
 	}
 	return projection.Replay(ctx, l.read, projection.Live, decodeEnvelope, id, dryRun)
+}
+
+// Discard gives up on entry id instead of replaying it: the entry is marked
+// discarded and no longer holds its order's later events back. The order is
+// then synced from the database of record (which has the change the
+// discarded event described) and its held events are replayed, so that it
+// does not wait behind a gap no event will fill. ENOTFOUND for an unknown
+// entry, ECONFLICT for one that is neither parked nor held.
+func (l *ErrorLog) Discard(ctx context.Context, id int64) (projection.ReplayReport, error) {
+	if l.lock != nil {
+		l.lock.Lock()
+		defer l.lock.Unlock()
+	}
+	e, err := projection.Discard(ctx, l.read, id)
+	if err != nil || e.Kind != projection.KindEvent {
+		return projection.ReplayReport{}, err
+	}
+	if l.write != nil {
+		if err := projection.ReconcileOrder(ctx, l.write, l.read, projection.Live, e.OrderID); err != nil {
+			return projection.ReplayReport{}, fmt.Errorf("sync order %s after discarding entry %d: %w", e.OrderID, id, err)
+		}
+	}
+	next, found, err := projection.Waiting(ctx, l.read, e.OrderID)
+	if err != nil || !found {
+		return projection.ReplayReport{}, err
+	}
+	return projection.Replay(ctx, l.read, projection.Live, decodeEnvelope, next, false)
+}
+
+// relayParker is the relay's Parker: the error log, where a change-log row
+// the relay cannot read or publish is parked raw, so that a version of the
+// code that can read it replays it, and its order's later events are held
+// behind it.
+type relayParker struct {
+	read   *bun.DB
+	parked *metrics.Counter
+}
+
+func (p relayParker) ParkEntry(ctx context.Context, e changelog.Entry, cause error) error {
+	envelope := e.Envelope
+	if envelope == nil {
+		var err error
+		if envelope, err = changelog.Marshal(e.Event); err != nil {
+			return err
+		}
+	}
+	if err := projection.SetAside(ctx, p.read, e.Event, []byte(envelopeText(envelope)), fmt.Errorf("relay: %w", cause), 1); err != nil {
+		return err
+	}
+	p.parked.Inc()
+	return nil
 }
 
 // decodeEnvelope reads an entry's envelope as the projector reads a

@@ -43,8 +43,10 @@ type Progress struct {
 	Done, Total int64
 	// Events is how many events were replayed so far, Skipped how many of
 	// them were left to the sync (an order changed without events, so its
-	// log has gaps), Orders how many orders the sync went through.
-	Events, Skipped, Orders int64
+	// log has gaps), Parked how many were parked in the error log (a row
+	// this code cannot read, an event the order's rules refuse), Orders
+	// how many orders the sync went through.
+	Events, Skipped, Parked, Orders int64
 	// Elapsed is the time since the rebuild started; Rate the current
 	// phase's items per second (events/s for a finished rebuild).
 	Elapsed time.Duration
@@ -76,8 +78,12 @@ func (p Progress) Fraction() float64 {
 // 2.1s (2400 events/s)".
 func (p Progress) String() string {
 	if p.Phase == PhaseDone {
-		return fmt.Sprintf("Rebuilt %d events, %d orders in %s (%.0f events/s)",
+		s := fmt.Sprintf("Rebuilt %d events, %d orders in %s (%.0f events/s)",
 			p.Events, p.Orders, p.Elapsed.Round(10*time.Millisecond), p.Rate)
+		if p.Parked > 0 {
+			s += fmt.Sprintf("; %d parked in the error log", p.Parked)
+		}
+		return s
 	}
 	s := string(p.Phase)
 	if p.Phase == PhaseSwapping {
@@ -111,7 +117,9 @@ const reportEvery = 100 * time.Millisecond
 //     PostgreSQL the events committed when it starts) into the shadow
 //     tables; events of an order whose log has gaps (it changed while
 //     stages 0–2 were active, which record no events) are skipped — the
-//     sync covers them;
+//     sync covers them; a row this code cannot read (a newer schema) or an
+//     event the order's rules refuse is parked in the error log, as the
+//     relay and the projector park them, and counted (Progress.Parked);
 //  2. sync the shadow tables with the database of record's orders
 //     (projection.Reconcile): changes without events, deletions, and what
 //     arrived since the replay's start;
@@ -199,7 +207,7 @@ func (r *rebuilder) swap(ctx context.Context, lock sync.Locker) error {
 // server it returns nothing while any transaction holds the snapshot's xmin
 // back, and the sync covers what arrives meanwhile anyway.)
 func (r *rebuilder) replay(ctx context.Context) error {
-	batch := make([]order.Event, 0, replayBatch)
+	batch := make([]changelog.Entry, 0, replayBatch)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -215,7 +223,7 @@ func (r *rebuilder) replay(ctx context.Context) error {
 		batch = batch[:0]
 		return err
 	}
-	err := changelog.Each(ctx, r.write, func(e order.Event) error {
+	err := changelog.Each(ctx, r.write, func(e changelog.Entry) error {
 		batch = append(batch, e)
 		if len(batch) == replayBatch {
 			return flush()
@@ -233,37 +241,70 @@ func (r *rebuilder) replay(ctx context.Context) error {
 // each on PostgreSQL) would only cost time.
 const replayBatch = 500
 
-// replayOne applies one event inside the batch's transaction, under a
-// savepoint, so that an event left to the sync undoes only itself.
-func (r *rebuilder) replayOne(ctx context.Context, tx bun.Tx, e order.Event) error {
+// replayOne applies one entry's event inside the batch's transaction, under
+// a savepoint, so that an event left to the sync undoes only itself.
+func (r *rebuilder) replayOne(ctx context.Context, tx bun.Tx, en changelog.Entry) error {
+	e := en.Event
+	defer func() {
+		r.p.Events++
+		r.p.Done++
+		r.p.Total = max(r.p.Total, r.p.Done)
+		r.report(false)
+	}()
+	if en.Err != nil {
+		return r.park(ctx, tx, en, en.Err)
+	}
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT replay_event"); err != nil {
 		return err
 	}
-	if _, err := projection.ApplyIn(ctx, tx, projection.Shadow, e); err != nil {
-		if ctx.Err() != nil || !skippable(err) {
-			return fmt.Errorf("replay %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
-		}
-		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT replay_event"); err != nil {
-			return err
-		}
-		r.p.Skipped++
-	} else if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT replay_event"); err != nil {
+	_, err := projection.ApplyIn(ctx, tx, projection.Shadow, e)
+	if err == nil {
+		_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT replay_event")
 		return err
 	}
-	r.p.Events++
-	r.p.Done++
-	r.p.Total = max(r.p.Total, r.p.Done)
-	r.report(false)
+	if ctx.Err() != nil || !(skippable(err) || refused(err)) {
+		return fmt.Errorf("replay %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
+	}
+	if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT replay_event"); rerr != nil {
+		return rerr
+	}
+	if refused(err) {
+		return r.park(ctx, tx, en, err)
+	}
+	r.p.Skipped++
+	return nil
+}
+
+// park puts an entry the rebuild cannot apply in the error log, in the
+// batch's transaction: as the relay and the projector would, so that an
+// operator sees it, replays it once the code can read it, or discards it.
+func (r *rebuilder) park(ctx context.Context, tx bun.Tx, en changelog.Entry, cause error) error {
+	envelope := en.Envelope
+	if envelope == nil {
+		var err error
+		if envelope, err = changelog.Marshal(en.Event); err != nil {
+			return err
+		}
+	}
+	if err := projection.SetAside(ctx, tx, en.Event, []byte(envelopeText(envelope)), fmt.Errorf("rebuild: %w", cause), 1); err != nil {
+		return err
+	}
+	r.p.Parked++
 	return nil
 }
 
 // skippable tells whether a replayed event may be left to the sync with the
-// database of record: a gap (versions changed without events) or an event
-// the domain refuses (the projector would have parked it). Other errors —
-// the database's — stop the rebuild.
+// database of record: a gap (versions changed without events). Other
+// errors — the database's — stop the rebuild, but for refused ones.
 func skippable(err error) bool {
+	return errors.Is(err, projection.ErrGap)
+}
+
+// refused tells whether the order's rules refuse an event (the projector
+// would have parked it after its retries): the rebuild parks it.
+func refused(err error) bool {
 	var de *order.Error
-	return errors.Is(err, projection.ErrGap) || errors.As(err, &de)
+	return errors.Is(err, projection.ErrRefused) || errors.As(err, &de)
 }
 
 // synced is Reconcile's progress.

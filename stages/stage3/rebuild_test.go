@@ -289,6 +289,7 @@ func TestRebuild(t *testing.T) {
 				{"entering stage 3 rebuilds a read database that is behind", testEnterRebuildsWhenBehind},
 				{"a second rebuild at the same time is refused", testOneRebuildAtATime},
 				{"version 1 events are upcast when rebuilding", testRebuildUpcastsV1},
+				{"a row it cannot read and an event the rules refuse are parked, and the rebuild finishes", testRebuildParksWhatItCannotApply},
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) { tc.run(t, b) })

@@ -140,6 +140,7 @@ func New(cfg Config) (*Stage, error) {
 	s.projector = &Projector{write: cfg.Write, read: cfg.Read, log: cfg.Logger.With("component", "projector"), retries: cfg.Retries}
 	s.projector.metrics = newStageMetrics(cfg.Metrics)
 	s.relay.published = s.projector.metrics.published
+	s.relay.parker = relayParker{read: cfg.Read, parked: s.projector.metrics.parked}
 	registerBacklog(cfg.Metrics, cfg.NATS, []busConsumer{
 		{topic: s.topics.events, group: cfg.Namespace + messaging.ProjectorGroup},
 		{topic: s.topics.commands, group: cfg.Namespace + messaging.CommandHandlerGroup},
