@@ -44,25 +44,41 @@ func (s *Stage) ReplayErrorLog(ctx context.Context, id int64, dryRun bool) (stag
 	if err != nil {
 		return stageview.ReplayReport{}, err
 	}
+	return replayView(r), nil
+}
+
+// DiscardErrorLog gives up on entry id instead of replaying it (see
+// ErrorLog.Discard) and reports the replay of the events its order held
+// behind it. ENOTFOUND for an unknown entry, ECONFLICT for one that is
+// neither parked nor held.
+func (s *Stage) DiscardErrorLog(ctx context.Context, id int64) (stageview.ReplayReport, error) {
+	r, err := s.ErrorLog().Discard(ctx, id)
+	if err != nil {
+		return stageview.ReplayReport{}, err
+	}
+	return replayView(r), nil
+}
+
+func replayView(r projection.ReplayReport) stageview.ReplayReport {
 	out := stageview.ReplayReport{DryRun: r.DryRun, Applied: r.Applied, Skipped: r.Skipped, Failed: r.Failed, Waiting: r.Waiting}
 	for _, st := range r.Steps {
 		out.Steps = append(out.Steps, stageview.ReplayStep{
 			EntryID: st.EntryID, OrderID: st.OrderID.String(), OrderVersion: st.OrderVersion, Type: st.Type, Result: st.Result, Text: st.Text,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // errorEntryView converts an entry; with envelope, it carries the envelope
 // and whether it can be read.
 func errorEntryView(e projection.ErrorEntry, envelope bool) stageview.ErrorEntry {
 	out := stageview.ErrorEntry{
-		ID: e.ID, EventID: e.EventID.String(), OrderID: e.OrderID.String(), OrderVersion: e.OrderVersion, Type: e.Type,
+		ID: e.ID, Kind: e.Kind, EventID: e.EventID.String(), OrderID: e.OrderID.String(), OrderVersion: e.OrderVersion, Type: e.Type,
 		Status: e.Status, Error: e.Error, Attempts: e.Attempts, FirstFailedAt: e.FirstFailedAt, LastFailedAt: e.LastFailedAt,
 	}
 	if envelope {
 		out.Envelope = e.Envelope
-		if err := Readable(e); err != nil {
+		if err := Readable(e); err != nil && e.Kind == projection.KindEvent {
 			out.Unreadable = err.Error()
 		}
 	}

@@ -25,7 +25,7 @@ import (
 // errorEntries lists the error log of read.
 func errorEntries(t testing.TB, read *bun.DB) []projection.ErrorEntry {
 	t.Helper()
-	es, err := stage3.NewErrorLog(read, nil).List(context.Background(), "")
+	es, err := stage3.NewErrorLog(read, nil, nil).List(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

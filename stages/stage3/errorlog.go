@@ -21,6 +21,7 @@ import (
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/commandbus"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -33,6 +34,8 @@ type ErrorLog struct {
 	// write, when set, is the database of record, which a discarded
 	// event's order is synced from.
 	write *bun.DB
+	// requeue, when set, sends a command entry to the command bus again.
+	requeue Requeuer
 	// lock, when set, is the projector's, taken exclusively: a replay
 	// runs between two events, so that the projector cannot hold an event
 	// behind entries the replay is marking replayed (it would then wait
@@ -42,12 +45,22 @@ type ErrorLog struct {
 
 // NewErrorLog returns the error log kept in the read database read, for a
 // tool that runs without the projector (the CLI); write is the database of
-// record (nil: a discard does not sync the order from it).
-func NewErrorLog(read, write *bun.DB) *ErrorLog { return &ErrorLog{read: read, write: write} }
+// record (nil: a discard does not sync the order from it), requeue what
+// sends a command entry to the command bus again (nil: command entries
+// cannot be replayed).
+func NewErrorLog(read, write *bun.DB, requeue Requeuer) *ErrorLog {
+	return &ErrorLog{read: read, write: write, requeue: requeue}
+}
+
+// Requeuer sends a command the error log kept to the command bus again
+// (commandbus.Bus.Requeue).
+type Requeuer interface {
+	Requeue(ctx context.Context, commandID uuid.UUID, orderID order.ID, typ string, envelope []byte) error
+}
 
 // ErrorLog returns the stage's error log.
 func (s *Stage) ErrorLog() *ErrorLog {
-	return &ErrorLog{read: s.cfg.Read, write: s.cfg.Write, lock: &s.projector.mu}
+	return &ErrorLog{read: s.cfg.Read, write: s.cfg.Write, requeue: s.bus, lock: &s.projector.mu}
 }
 
 // Statuses are the statuses an error log entry can have, for filters.
@@ -98,11 +111,72 @@ func (l *ErrorLog) Replay(ctx context.Context, id int64, dryRun bool) (projectio
 	if id < 0 {
 		return projection.ReplayReport{DryRun: dryRun}, order.Errorf(order.ENOTFOUND, "error log entry %d not found", id)
 	}
+	if id != projection.ReplayAll {
+		e, err := projection.ErrorEntryByID(ctx, l.read, id)
+		if err != nil {
+			return projection.ReplayReport{DryRun: dryRun}, err
+		}
+		if e.Kind == projection.KindCommand {
+			report := projection.ReplayReport{DryRun: dryRun}
+			if e.Status != projection.StatusParked {
+				return report, nil
+			}
+			return report, l.requeueCommand(ctx, e, dryRun, &report)
+		}
+	}
+	report, err := l.replayEvents(ctx, id, dryRun)
+	if err != nil || id != projection.ReplayAll {
+		return report, err
+	}
+	commands, err := projection.ParkedCommands(ctx, l.read)
+	if err != nil {
+		return report, err
+	}
+	for _, e := range commands {
+		if err := l.requeueCommand(ctx, e, dryRun, &report); err != nil {
+			return report, err
+		}
+	}
+	return report, nil
+}
+
+func (l *ErrorLog) replayEvents(ctx context.Context, id int64, dryRun bool) (projection.ReplayReport, error) {
 	if l.lock != nil {
 		l.lock.Lock()
 		defer l.lock.Unlock()
 	}
 	return projection.Replay(ctx, l.read, projection.Live, decodeEnvelope, id, dryRun)
+}
+
+// requeueCommand replays a command entry: it sends the command to the
+// command bus again and marks the entry replayed. What becomes of the
+// command (applied, rejected, parked again) its status tells.
+func (l *ErrorLog) requeueCommand(ctx context.Context, e projection.ErrorEntry, dryRun bool, report *projection.ReplayReport) error {
+	step := projection.ReplayStep{EntryID: e.ID, OrderID: e.OrderID, Type: e.Type, Result: projection.ReplayApplied}
+	what := fmt.Sprintf("%s command %s", e.Type, e.EventID)
+	if dryRun {
+		step.Text = "would re-queue " + what
+		report.Applied++
+		report.Steps = append(report.Steps, step)
+		return nil
+	}
+	if l.requeue == nil {
+		return order.Errorf(order.EINVALID, "entry %d is a command: re-queue it through a running app (the admin API or page), or give this tool the bus (--nats-url)", e.ID)
+	}
+	envelope, err := envelopeBytes(e.Envelope)
+	if err != nil {
+		return err
+	}
+	if err := l.requeue.Requeue(ctx, e.EventID, e.OrderID, e.Type, envelope); err != nil {
+		return err
+	}
+	if err := projection.MarkReplayed(ctx, l.read, e.ID); err != nil {
+		return err
+	}
+	step.Text = "re-queued " + what
+	report.Applied++
+	report.Steps = append(report.Steps, step)
+	return nil
 }
 
 // Discard gives up on entry id instead of replaying it: the entry is marked
@@ -175,6 +249,22 @@ func Readable(e projection.ErrorEntry) error {
 // rawPrefix marks an envelope that was not UTF-8 text (the error log keeps
 // text) and is stored base64-encoded.
 const rawPrefix = "base64:"
+
+// envelopeBytes is the payload envelopeText kept.
+func envelopeBytes(text string) ([]byte, error) {
+	if rest, ok := strings.CutPrefix(text, rawPrefix); ok {
+		return base64.StdEncoding.DecodeString(rest)
+	}
+	return []byte(text), nil
+}
+
+// commandParker is the command bus's error log: a command it gives up on
+// is parked as a command entry, to be re-queued or discarded.
+type commandParker struct{ read *bun.DB }
+
+func (p commandParker) ParkCommand(ctx context.Context, c commandbus.Parked) error {
+	return projection.ParkCommand(ctx, p.read, c.CommandID, c.OrderID, c.Type, []byte(envelopeText(c.Envelope)), c.Err, c.Attempts)
+}
 
 // envelopeText is how the error log keeps a message's payload: as is if it
 // is text, base64-encoded after rawPrefix if not.

@@ -61,7 +61,7 @@ func poisoned(m *message.Message, attempts int, reason string) *message.Message 
 
 func entries(t *testing.T, read *bun.DB) []projection.ErrorEntry {
 	t.Helper()
-	es, err := NewErrorLog(read, nil).List(context.Background(), "")
+	es, err := NewErrorLog(read, nil, nil).List(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestAnUnreadableMessageIsParkedRawUnderItsMetadataNotDropped(t *testing.T) 
 		if err != nil || !held {
 			t.Errorf("the order's later events are not held behind the unreadable one (%v, %v)", held, err)
 		}
-		report, err := NewErrorLog(read, nil).Replay(ctx, p.ID, true)
+		report, err := NewErrorLog(read, nil, nil).Replay(ctx, p.ID, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +228,7 @@ func TestTheErrorLogFiltersByStatusAndRejectsAnUnknownOne(t *testing.T) {
 		if err := projection.Hold(ctx, read, events[2], []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
-		l := NewErrorLog(read, nil)
+		l := NewErrorLog(read, nil, nil)
 		for status, want := range map[string]int{"": 2, "parked": 1, "held": 1, "replayed": 0} {
 			got, err := l.List(ctx, status)
 			if err != nil || len(got) != want {

@@ -36,7 +36,11 @@ type Config struct {
 	// Retries is how often the projector retries an event before parking
 	// it in the error log (default 8).
 	Retries int
-	Logger  *slog.Logger
+	// CommandRetries is how often the command bus retries a command that
+	// fails while the write database answers, before it parks the command
+	// in the error log (default 5).
+	CommandRetries int
+	Logger         *slog.Logger
 	// CommandBus is CommandBusSync (default) or CommandBusAsync: whether
 	// commands are applied in the request or queued on the command bus.
 	CommandBus string
@@ -131,6 +135,7 @@ func New(cfg Config) (*Stage, error) {
 	if s.bus, err = commandbus.New(commandbus.Config{
 		Write: cfg.Write, NATS: cfg.NATS, Topic: s.topics.commands, Group: cfg.Namespace + messaging.CommandHandlerGroup,
 		AckWait: busAckWait, Logger: cfg.Logger, Metrics: cfg.Metrics,
+		ErrorLog: commandParker{read: cfg.Read}, Retries: cfg.CommandRetries,
 	}, handlers, s.pub, logger); err != nil {
 		return nil, err
 	}

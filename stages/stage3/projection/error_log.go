@@ -411,3 +411,44 @@ func Discard(ctx context.Context, db bun.IDB, id int64) (ErrorEntry, error) {
 	}
 	return e, nil
 }
+
+// ParkCommand puts a command the command bus gave up on in the error log
+// (KindCommand): under its command ID, with the message's payload
+// (envelope, text), why it failed and how often it was tried. Parking it
+// again (a redelivery, or a re-queued command that fails again) updates its
+// entry and parks it again. A command entry holds nothing back.
+func ParkCommand(ctx context.Context, db bun.IDB, commandID uuid.UUID, orderID order.ID, typ string, envelope []byte, cause string, attempts int) error {
+	now := time.Now().UTC()
+	entry := &ErrorEntry{Kind: KindCommand, EventID: commandID, OrderID: orderID, Type: typ, Envelope: string(envelope),
+		Error: cause, Attempts: attempts, Status: StatusParked, FirstFailedAt: now, LastFailedAt: now}
+	_, err := db.NewInsert().Model(entry).
+		On("CONFLICT (event_id) DO UPDATE").
+		Set("error = EXCLUDED.error").
+		Set("attempts = EXCLUDED.attempts").
+		Set("status = EXCLUDED.status").
+		Set("last_failed_at = EXCLUDED.last_failed_at").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("park command %s: %w", commandID, err)
+	}
+	return nil
+}
+
+// ParkedCommands lists the command entries that are parked, oldest first.
+func ParkedCommands(ctx context.Context, db bun.IDB) ([]ErrorEntry, error) {
+	entries := []ErrorEntry{}
+	err := db.NewSelect().Model(&entries).Where("el.kind = ?", KindCommand).Where("el.status = ?", StatusParked).
+		Order("el.id").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list parked commands: %w", err)
+	}
+	return entries, nil
+}
+
+// MarkReplayed marks entry id replayed: for a command entry re-queued.
+func MarkReplayed(ctx context.Context, db bun.IDB, id int64) error {
+	if _, err := db.NewUpdate().Model((*ErrorEntry)(nil)).Set("status = ?", StatusReplayed).Where("id = ?", id).Exec(ctx); err != nil {
+		return fmt.Errorf("mark error log entry %d replayed: %w", id, err)
+	}
+	return nil
+}
