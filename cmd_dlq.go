@@ -22,8 +22,8 @@ import (
 	"github.com/staircase/staircase/internal/app"
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/order"
-	"github.com/staircase/staircase/stages/stage3"
 	"github.com/staircase/staircase/stages/stage3/commandbus"
+	"github.com/staircase/staircase/stages/stage3/errorlog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -121,7 +121,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		defer write.Close()
 	}
-	var requeue stage3.Requeuer
+	var requeue errorlog.Requeuer
 	if verb == "replay" && cfg.NATSURL != "" {
 		nc, err := messaging.Connect(cfg.NATSURL)
 		if err != nil {
@@ -135,7 +135,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer pub.Close()
 		requeue = busRequeuer{pub: pub, topic: cfg.BusNamespace + messaging.CommandsTopic}
 	}
-	log := stage3.NewErrorLog(read, write, requeue)
+	log := errorlog.New(read, write, requeue, nil)
 
 	switch verb {
 	case "list":
@@ -205,7 +205,7 @@ func (r busRequeuer) Requeue(ctx context.Context, commandID uuid.UUID, orderID o
 	return commandbus.Requeue(ctx, r.pub, r.topic, commandID, orderID, typ, envelope)
 }
 
-func pendingCount(ctx context.Context, log *stage3.ErrorLog) (int, error) {
+func pendingCount(ctx context.Context, log *errorlog.Log) (int, error) {
 	entries, err := log.List(ctx, "")
 	if err != nil {
 		return 0, err
@@ -258,7 +258,7 @@ func printEntry(w io.Writer, e projection.ErrorEntry) {
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
-	if err := stage3.Readable(e); err != nil && e.Kind == projection.KindEvent {
+	if err := errorlog.Readable(e); err != nil && e.Kind == projection.KindEvent {
 		fmt.Fprintf(tw, "Unreadable:\t%v\n", err)
 	}
 	tw.Flush()

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/staircase/staircase/internal/app"
-	"github.com/staircase/staircase/stages/stage3"
+	"github.com/staircase/staircase/stages/stage3/rebuild"
 )
 
 // rebuildCmd rebuilds stage 3's read database from the database of record:
@@ -47,8 +47,8 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer read.Close()
 
 	bar := newProgressBar(stdout)
-	var last stage3.Progress
-	err = stage3.Rebuild(ctx, write, read, nil, func(p stage3.Progress) {
+	var last rebuild.Progress
+	err = rebuild.Rebuild(ctx, write, read, nil, func(p rebuild.Progress) {
 		last = p
 		bar.show(p)
 	})
@@ -75,7 +75,7 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 type progressBar struct {
 	w        io.Writer
 	terminal bool
-	phase    stage3.Phase
+	phase    rebuild.Phase
 	last     time.Time
 	drawn    bool
 }
@@ -96,8 +96,8 @@ func isTerminal(w io.Writer) bool {
 
 const barWidth = 30
 
-func (b *progressBar) show(p stage3.Progress) {
-	if p.Phase == stage3.PhaseDone {
+func (b *progressBar) show(p rebuild.Progress) {
+	if p.Phase == rebuild.PhaseDone {
 		return // the summary says it
 	}
 	if b.terminal {

@@ -10,10 +10,11 @@ import (
 
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
-	"github.com/staircase/staircase/stages/stage3"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/command"
+	"github.com/staircase/staircase/stages/stage3/errorlog"
 	"github.com/staircase/staircase/stages/stage3/projection"
+	"github.com/staircase/staircase/stages/stage3/rebuild"
 )
 
 // One bad input must not stop the read side for every order: a change-log
@@ -25,7 +26,7 @@ import (
 // errorEntries lists the error log of read.
 func errorEntries(t testing.TB, read *bun.DB) []projection.ErrorEntry {
 	t.Helper()
-	es, err := stage3.NewErrorLog(read, nil, nil).List(context.Background(), "")
+	es, err := errorlog.New(read, nil, nil, nil).List(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestTheRelaySetsAsideARowItCannotReadAndGoesOn(t *testing.T) {
 			for _, id := range []order.ID{replayed, discarded} {
 				parked, held := entryOf(entries, id, 2), entryOf(entries, id, 3)
 				if parked == nil || parked.Status != projection.StatusParked || !strings.Contains(parked.Error, "99") ||
-					stage3.Readable(*parked) == nil {
+					errorlog.Readable(*parked) == nil {
 					t.Fatalf("v2 of order %s: %+v, want parked as unreadable (schema 99)", id, parked)
 				}
 				if held == nil || held.Status != projection.StatusHeld {
@@ -175,7 +176,7 @@ func testRebuildParksWhatItCannotApply(t *testing.T, b sqltest.Backend) {
 		`{"customer":"Ada","address":"1 Main St","currency":"EUR","lines":[{"sku":"TEA-01","name":"Green tea","quantity":2,"unit_price_cents":250}]}`, time.Now())
 
 	var log progressLog
-	if err := stage3.Rebuild(ctx, write, read, nil, log.add); err != nil {
+	if err := rebuild.Rebuild(ctx, write, read, nil, log.add); err != nil {
 		t.Fatalf("rebuild: %v", err)
 	}
 	log.check(t, 5)

@@ -1,9 +1,10 @@
-package stage3
+package rebuild
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/command"
+	"github.com/staircase/staircase/stages/stage3/errorlog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -279,14 +281,7 @@ func (r *rebuilder) replayOne(ctx context.Context, tx bun.Tx, en changelog.Entry
 // batch's transaction: as the relay and the projector would, so that an
 // operator sees it, replays it once the code can read it, or discards it.
 func (r *rebuilder) park(ctx context.Context, tx bun.Tx, en changelog.Entry, cause error) error {
-	envelope := en.Envelope
-	if envelope == nil {
-		var err error
-		if envelope, err = changelog.Marshal(en.Event); err != nil {
-			return err
-		}
-	}
-	if err := projection.SetAside(ctx, tx, en.Event, []byte(envelopeText(envelope)), fmt.Errorf("rebuild: %w", cause), 1); err != nil {
+	if err := errorlog.SetAside(ctx, tx, en, fmt.Errorf("rebuild: %w", cause)); err != nil {
 		return err
 	}
 	r.p.Parked++
@@ -382,56 +377,35 @@ func Behind(ctx context.Context, write, read *bun.DB) (bool, error) {
 // synced past them).
 const behindSlack = 200
 
-// Rebuild rebuilds the read database (see the package-level Rebuild),
-// holding the projector back only for the swap. Reads and commands go on
-// meanwhile.
-func (s *Stage) Rebuild(ctx context.Context, progress func(Progress)) error {
-	return Rebuild(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, progress)
-}
-
-// Behind tells whether the read database is far enough behind that
-// entering stage 3 rebuilds it (see the package-level Behind).
-func (s *Stage) Behind(ctx context.Context) (bool, error) {
-	return Behind(ctx, s.cfg.Write, s.cfg.Read)
-}
-
-// RebuildReadDatabase is Rebuild with its progress in plain values, for
-// callers that do not import this package (the BFF's port): what to show
-// (Progress.String, the summary when done) and how far, in thousandths.
-func (s *Stage) RebuildReadDatabase(ctx context.Context, progress func(text string, permille int)) error {
-	return s.Rebuild(ctx, func(p Progress) {
-		if progress != nil {
-			progress(p.String(), int(p.Fraction()*1000))
-		}
-	})
-}
-
-// enter brings the read database up to date before stage 3 becomes active:
-// a rebuild when it is behind, a sync otherwise. It waits for a rebuild
-// that is already running (say from the UI's button) rather than failing,
-// then decides again.
-func (s *Stage) enter(ctx context.Context, progress func(done, total int64)) error {
+// Enter brings the read database up to date before stage 3 becomes active:
+// a rebuild when it is behind (Behind), a sync with the database of record
+// otherwise, holding the projector's lock mu for reading so that no rebuild
+// swaps the tables meanwhile. It waits for a rebuild that is already
+// running (say from the UI's button) rather than failing, then decides
+// again. progress is called with how far it is, in thousandths while
+// rebuilding.
+func Enter(ctx context.Context, write, read *bun.DB, mu *sync.RWMutex, log *slog.Logger, progress func(done, total int64)) error {
 	select {
 	case rebuilding <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-rebuilding }()
-	behind, err := s.Behind(ctx)
+	behind, err := Behind(ctx, write, read)
 	if err != nil {
 		return err
 	}
 	if behind {
-		s.cfg.Logger.InfoContext(ctx, "stage 3: the read database is behind; rebuilding it")
-		return rebuild(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, func(p Progress) {
+		log.InfoContext(ctx, "stage 3: the read database is behind; rebuilding it")
+		return rebuild(ctx, write, read, mu, func(p Progress) {
 			if progress != nil {
 				progress(int64(p.Fraction()*1000), 1000)
 			}
 		})
 	}
-	s.projector.mu.RLock()
-	defer s.projector.mu.RUnlock()
-	if err := projection.Reconcile(ctx, s.cfg.Write, s.cfg.Read, projection.Live, progress); err != nil {
+	mu.RLock()
+	defer mu.RUnlock()
+	if err := projection.Reconcile(ctx, write, read, projection.Live, progress); err != nil {
 		return fmt.Errorf("sync the read database: %w", err)
 	}
 	return nil
