@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/order"
 )
@@ -53,11 +54,18 @@ func countAttempts(h message.HandlerFunc) message.HandlerFunc {
 	}
 }
 
-// writeDown tells whether the write database fails to answer now.
+// writeDown tells whether the write database fails to take a write
+// transaction now: a ping is not enough, since a SQLite file locked by
+// another process answers pings but refuses writers (its write
+// transactions are immediate, so beginning one takes the write lock).
 func (b *Bus) writeDown(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	return b.write.PingContext(ctx) != nil
+	err := b.write.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, "SELECT 1")
+		return err
+	})
+	return err != nil
 }
 
 // poisonQueue is the PoisonQueue's publisher: the error log.
