@@ -15,8 +15,15 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
 	"github.com/staircase/staircase/internal/app"
-	"github.com/staircase/staircase/stages/stage3"
+	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/stages/stage3/commandbus"
+	"github.com/staircase/staircase/stages/stage3/errorlog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -31,15 +38,20 @@ var (
 	}
 )
 
-const dlqUsage = `usage: staircase dlq [flags] <list|show ID|replay (ID|--all)>
+const dlqUsage = `usage: staircase dlq [flags] <list|show ID|replay (ID|--all)|discard ID>
 
-Stage 3's error log (dead letters): the events the projector parked after
-their retries, and the later events of the same orders held behind them.
+Stage 3's error log (dead letters): the events the relay, the projector or a
+rebuild parked (one they cannot read, or that failed its retries), the later
+events of the same orders held behind them, and the commands the command bus
+set aside (one that does not decode, or kept failing).
 
-  list [--status parked|held|replayed]   the entries, oldest first
+  list [--status parked|held|replayed|discarded]   the entries, oldest first
   show ID                                one entry with its envelope
-  replay ID [--dry-run]                  apply again the parked and held events of entry ID's order
-  replay --all [--dry-run] [--yes]       the same for every order in the log; asks first
+  replay ID [--dry-run]                  apply again the parked and held events of entry ID's order;
+                                         for a command, send it to the command bus again (needs --nats-url)
+  replay --all [--dry-run] [--yes]       the same for every entry in the log; asks first
+  discard ID                             give up on entry ID; an event's order is synced from the
+                                         database of record and the events held behind it replayed
 
 A dry run changes nothing and says what would happen.
 
@@ -57,7 +69,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.PrintDefaults()
 	}
 	commonFlags(fs, &cfg)
-	status := fs.String("status", "", "list: only entries with this status: parked, held or replayed")
+	status := fs.String("status", "", "list: only entries with this status: parked, held, replayed or discarded")
 	dry := fs.Bool("dry-run", false, "replay: change nothing, say what would happen")
 	all := fs.Bool("all", false, "replay: every order in the error log")
 	yes := fs.Bool("yes", false, "replay --all: do not ask for confirmation (needed when stdin is not a terminal)")
@@ -76,7 +88,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if len(rest) > 0 {
 			return fmt.Errorf("dlq list takes no arguments, not %q", strings.Join(rest, " "))
 		}
-	case "show", "replay":
+	case "show", "replay", "discard":
 		if verb == "replay" && *all {
 			if len(rest) > 0 {
 				return errors.New("dlq replay: give an entry ID or --all, not both")
@@ -87,7 +99,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return errors.New("dlq replay needs one entry ID, or --all")
 		}
 		if len(rest) != 1 {
-			return errors.New("dlq show needs one entry ID")
+			return fmt.Errorf("dlq %s needs one entry ID", verb)
 		}
 		if id, err = strconv.ParseInt(rest[0], 10, 64); err != nil || id <= 0 {
 			return fmt.Errorf("dlq %s: %q is not an entry ID (a whole number above 0)", verb, rest[0])
@@ -102,7 +114,28 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer read.Close()
-	log := stage3.NewErrorLog(read)
+	var write *bun.DB
+	if verb == "discard" {
+		if write, err = app.OpenWrite(ctx, cfg); err != nil {
+			return err
+		}
+		defer write.Close()
+	}
+	var requeue errorlog.Requeuer
+	if verb == "replay" && cfg.NATSURL != "" {
+		nc, err := messaging.Connect(cfg.NATSURL)
+		if err != nil {
+			return fmt.Errorf("connect to NATS: %w", err)
+		}
+		defer nc.Close()
+		pub, err := messaging.NewPublisher(nc, messaging.PublisherConfig{})
+		if err != nil {
+			return err
+		}
+		defer pub.Close()
+		requeue = busRequeuer{pub: pub, topic: cfg.BusNamespace + messaging.CommandsTopic}
+	}
+	log := errorlog.New(read, write, requeue, nil)
 
 	switch verb {
 	case "list":
@@ -118,6 +151,16 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		printEntry(stdout, e)
+		return nil
+	case "discard":
+		report, err := log.Discard(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Discarded entry %d.\n", id)
+		if len(report.Steps) > 0 {
+			printReport(stdout, report)
+		}
 		return nil
 	}
 	if *all && !*dry {
@@ -152,7 +195,17 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func pendingCount(ctx context.Context, log *stage3.ErrorLog) (int, error) {
+// busRequeuer sends a command entry to the command bus again from the CLI.
+type busRequeuer struct {
+	pub   message.Publisher
+	topic string
+}
+
+func (r busRequeuer) Requeue(ctx context.Context, commandID uuid.UUID, orderID order.ID, typ string, envelope []byte) error {
+	return commandbus.Requeue(ctx, r.pub, r.topic, commandID, orderID, typ, envelope)
+}
+
+func pendingCount(ctx context.Context, log *errorlog.Log) (int, error) {
 	entries, err := log.List(ctx, "")
 	if err != nil {
 		return 0, err
@@ -166,6 +219,13 @@ func pendingCount(ctx context.Context, log *stage3.ErrorLog) (int, error) {
 	return n, nil
 }
 
+func idLabel(e projection.ErrorEntry) string {
+	if e.Kind == projection.KindCommand {
+		return "Command"
+	}
+	return "Event"
+}
+
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
 
 // printEntries prints the entries as a table, one line each.
@@ -177,7 +237,11 @@ func printEntries(w io.Writer, entries []projection.ErrorEntry) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tORDER\tVERSION\tTYPE\tATTEMPTS\tLAST FAILED (UTC)\tERROR")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%d\t%s\t%s\tv%d\t%s\t%d\t%s\t%s\n", e.ID, e.Status, e.OrderID, e.OrderVersion, e.Type, e.Attempts,
+		version, typ := "v"+strconv.Itoa(e.OrderVersion), e.Type
+		if e.Kind == projection.KindCommand {
+			version, typ = "-", e.Type+" command"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.ID, e.Status, e.OrderID, version, typ, e.Attempts,
 			stamp(e.LastFailedAt), oneLine(e.Error, 80))
 	}
 	tw.Flush()
@@ -187,14 +251,14 @@ func printEntries(w io.Writer, entries []projection.ErrorEntry) {
 func printEntry(w io.Writer, e projection.ErrorEntry) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, kv := range [][2]string{
-		{"Entry", strconv.FormatInt(e.ID, 10)}, {"Status", e.Status}, {"Event", e.EventID.String()},
+		{"Entry", strconv.FormatInt(e.ID, 10)}, {"Kind", e.Kind}, {"Status", e.Status}, {idLabel(e), e.EventID.String()},
 		{"Order", e.OrderID.String()}, {"Version", "v" + strconv.Itoa(e.OrderVersion)}, {"Type", e.Type},
 		{"Attempts", strconv.Itoa(e.Attempts)}, {"First failed", stamp(e.FirstFailedAt) + " UTC"},
 		{"Last failed", stamp(e.LastFailedAt) + " UTC"}, {"Error", e.Error},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
-	if err := stage3.Readable(e); err != nil {
+	if err := errorlog.Readable(e); err != nil && e.Kind == projection.KindEvent {
 		fmt.Fprintf(tw, "Unreadable:\t%v\n", err)
 	}
 	tw.Flush()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -116,5 +117,54 @@ func TestDLQCommandListsShowsAndReplays(t *testing.T) {
 			out, err = dlq("list", "--status", "replayed")
 			mustContain(out, err, "OrderPlaced", "OrderLinesChanged", "OrderShipped")
 		})
+	}
+}
+
+func TestDLQCommandDiscardsAndListsCommands(t *testing.T) {
+	ctx := context.Background()
+	cfg := app.Config{DataDir: t.TempDir()}
+	read, err := app.OpenRead(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := ordertest.Life(t, "Ada")
+	m, err := stage3.EventMessage(events[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	commandID := order.NewID()
+	err = errors.Join(
+		projection.Park(ctx, read, events[0], m.Payload, errors.New("unreadable"), 1),
+		projection.ParkCommand(ctx, read, commandID, events[0].OrderID, "ShipOrder", []byte(`{"type":`), "cannot be decoded", 1))
+	read.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlq := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if err := run(ctx, append([]string{"dlq", "--data-dir", cfg.DataDir}, args...), &stdout, &stderr); err != nil {
+			t.Fatalf("dlq %v: %v\n%s%s", args, err, stdout.String(), stderr.String())
+		}
+		return stdout.String()
+	}
+	if out := dlq("list"); !strings.Contains(out, "ShipOrder command") {
+		t.Fatalf("list:\n%s", out)
+	}
+	if out := dlq("show", "2"); !strings.Contains(out, "Command:") || !strings.Contains(out, commandID.String()) {
+		t.Fatalf("show:\n%s", out)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, []string{"dlq", "--data-dir", cfg.DataDir, "replay", "2"}, &stdout, &stderr); err == nil ||
+		!strings.Contains(err.Error(), "--nats-url") {
+		t.Fatalf("replay of a command without a bus: %v", err)
+	}
+	for _, id := range []string{"1", "2"} {
+		if out := dlq("discard", id); !strings.Contains(out, "Discarded entry "+id) {
+			t.Fatalf("discard %s:\n%s", id, out)
+		}
+	}
+	if out := dlq("list", "--status", "discarded"); strings.Count(out, "discarded") != 2 {
+		t.Fatalf("discarded entries:\n%s", out)
 	}
 }

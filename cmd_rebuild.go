@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/staircase/staircase/internal/app"
-	"github.com/staircase/staircase/stages/stage3"
+	"github.com/staircase/staircase/stages/stage3/rebuild"
 )
 
 // rebuildCmd rebuilds stage 3's read database from the database of record:
@@ -47,8 +47,8 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer read.Close()
 
 	bar := newProgressBar(stdout)
-	var last stage3.Progress
-	err = stage3.Rebuild(ctx, write, read, nil, func(p stage3.Progress) {
+	var last rebuild.Progress
+	err = rebuild.Rebuild(ctx, write, read, nil, func(p rebuild.Progress) {
 		last = p
 		bar.show(p)
 	})
@@ -60,6 +60,9 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintln(stdout, last.String())
+	if last.Parked > 0 {
+		fmt.Fprintf(stdout, "%d events could not be applied (a schema this version cannot read, or refused by the order's rules) and were parked in the error log: see `staircase dlq list`\n", last.Parked)
+	}
 	if last.Skipped > 0 {
 		fmt.Fprintf(stdout, "%d events of orders changed without events (stages 0–2) were synced from the database of record instead\n", last.Skipped)
 	}
@@ -72,7 +75,7 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 type progressBar struct {
 	w        io.Writer
 	terminal bool
-	phase    stage3.Phase
+	phase    rebuild.Phase
 	last     time.Time
 	drawn    bool
 }
@@ -93,8 +96,8 @@ func isTerminal(w io.Writer) bool {
 
 const barWidth = 30
 
-func (b *progressBar) show(p stage3.Progress) {
-	if p.Phase == stage3.PhaseDone {
+func (b *progressBar) show(p rebuild.Progress) {
+	if p.Phase == rebuild.PhaseDone {
 		return // the summary says it
 	}
 	if b.terminal {

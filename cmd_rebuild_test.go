@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/staircase/staircase/internal/app"
 	"github.com/staircase/staircase/internal/order"
@@ -96,5 +97,33 @@ func TestRebuildCommandRefusesArguments(t *testing.T) {
 	err := run(context.Background(), []string{"rebuild", "--data-dir", t.TempDir(), "now"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "no arguments") || !strings.Contains(stderr.String(), "usage: staircase rebuild") {
 		t.Fatalf("rebuild now: %v\n%s", err, stderr.String())
+	}
+}
+
+func TestRebuildCommandParksARowItCannotReadAndFinishes(t *testing.T) {
+	ctx := context.Background()
+	cfg := app.Config{DataDir: t.TempDir()}
+	write, err := app.OpenWrite(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := command.New(command.NewRepository(write, command.WithChangeLog(changelog.Hook())))
+	id := order.NewID()
+	if _, err := h.PlaceOrder(ctx, order.PlaceOrder{ID: id, Customer: "Ada", Address: "1 Main St",
+		Lines: []order.Line{{SKU: "TEA-01", Name: "Green tea", Quantity: 2, UnitPriceCents: 250}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A newer instance's row, in a schema this version does not know.
+	if _, err := write.NewRaw("INSERT INTO change_log (event_id, order_id, order_version, type, schema_version, payload, occurred_at)"+
+		" VALUES (?, ?, 2, 'OrderShipped', 99, '{}', ?)", order.NewID(), id, time.Now()).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	write.Close()
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, []string{"rebuild", "--data-dir", cfg.DataDir}, &stdout, &stderr); err != nil {
+		t.Fatalf("rebuild: %v\n%s", err, stderr.String())
+	}
+	if out := stdout.String(); !strings.Contains(out, "; 1 parked in the error log") || !strings.Contains(out, "staircase dlq list") {
+		t.Fatalf("output does not report the parked event:\n%s", out)
 	}
 }

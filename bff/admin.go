@@ -2,6 +2,7 @@ package bff
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 // errorEntryJSON is an entry in the admin API.
 type errorEntryJSON struct {
 	ID            int64     `json:"id"`
+	Kind          string    `json:"kind"`
 	EventID       string    `json:"event_id"`
 	OrderID       string    `json:"order_id"`
 	OrderVersion  int       `json:"order_version"`
@@ -66,7 +68,7 @@ type replayStepJSON struct {
 
 func entryJSON(e stageview.ErrorEntry) errorEntryJSON {
 	return errorEntryJSON{
-		ID: e.ID, EventID: e.EventID, OrderID: e.OrderID, OrderVersion: e.OrderVersion, Type: e.Type, Status: e.Status,
+		ID: e.ID, Kind: e.Kind, EventID: e.EventID, OrderID: e.OrderID, OrderVersion: e.OrderVersion, Type: e.Type, Status: e.Status,
 		Error: e.Error, Attempts: e.Attempts, FirstFailedAt: e.FirstFailedAt.UTC(), LastFailedAt: e.LastFailedAt.UTC(),
 	}
 }
@@ -88,6 +90,18 @@ const ReplayAll = stageview.ReplayAll
 // has one.
 var errNoErrorLog = fiber.NewError(http.StatusNotFound, "this server runs no stage with an error log")
 
+// ErrorLogDiscarder is implemented by an error log whose entries can be
+// discarded rather than replayed.
+type ErrorLogDiscarder interface {
+	// DiscardErrorLog gives up on entry id and reports the replay of what
+	// its order held behind it. ENOTFOUND for an unknown entry, ECONFLICT
+	// for one that is neither parked nor held.
+	DiscardErrorLog(ctx context.Context, id int64) (stageview.ReplayReport, error)
+}
+
+// errNoDiscard answers a discard when the error log cannot discard.
+var errNoDiscard = fiber.NewError(http.StatusNotFound, "this server's error log cannot discard entries")
+
 // errorLog returns the error log of the stage that has one, if any.
 func (s *Server) errorLog() ErrorLog {
 	for _, n := range s.cfg.Switch.Numbers() {
@@ -105,9 +119,10 @@ func (s *Server) errorLog() ErrorLog {
 func (s *Server) adminAPIRoutes(api fiber.Router) {
 	api.Get("/admin/error-log", s.apiErrorLog)
 	api.Post("/admin/error-log/replay", s.apiReplay)
+	api.Post("/admin/error-log/discard", s.apiDiscard)
 	api.Get("/admin/error-log/:id", s.apiErrorEntry)
 	api.All("/admin/*", func(c *fiber.Ctx) error {
-		return fiber.NewError(http.StatusNotFound, "the admin API has GET /api/admin/error-log, GET /api/admin/error-log/{id} and POST /api/admin/error-log/replay")
+		return fiber.NewError(http.StatusNotFound, "the admin API has GET /api/admin/error-log, GET /api/admin/error-log/{id}, POST /api/admin/error-log/replay and POST /api/admin/error-log/discard")
 	})
 }
 
@@ -175,6 +190,31 @@ func (s *Server) apiReplay(c *fiber.Ctx) error {
 	return c.JSON(reportJSON(report))
 }
 
+// apiDiscard discards entry {"id": n}.
+func (s *Server) apiDiscard(c *fiber.Ctx) error {
+	d, ok := s.errorLog().(ErrorLogDiscarder)
+	if !ok {
+		return errNoDiscard
+	}
+	var req replayRequest
+	if err := httpapi.Decode(c.Body(), &req); err != nil {
+		return err
+	}
+	switch {
+	case req.ID == nil:
+		return invalidField("id", "is required")
+	case *req.ID <= 0:
+		return invalidField("id", "must be an entry ID (a whole number above 0)")
+	case req.All || req.DryRun:
+		return invalidField("id", "a discard takes one entry, and no dry run")
+	}
+	report, err := d.DiscardErrorLog(c.UserContext(), *req.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(reportJSON(report))
+}
+
 func invalidField(field, msg string) error {
 	return &order.Error{Code: order.EINVALID, Message: "the request is not valid", Fields: []order.FieldError{{Field: field, Message: msg}}}
 }
@@ -198,6 +238,7 @@ func (s *Server) adminPageRoutes(r fiber.Router) {
 	r.Get("/admin/error-log/badge", s.errorLogBadge)
 	r.Get("/admin/error-log/:id<int>", s.errorEntryPage)
 	r.Post("/admin/error-log/:id<int>", s.errorEntryReplay)
+	r.Post("/admin/error-log/:id<int>/discard", s.errorEntryDiscard)
 }
 
 // errorLogView builds the list page's view for the status filter status.
@@ -245,6 +286,7 @@ func entryRow(e stageview.ErrorEntry) web.ErrorLogRow {
 		EventID: e.EventID, OrderID: e.OrderID, OrderShort: e.OrderID, Version: e.OrderVersion, Type: e.Type,
 		Error: e.Error, Attempts: e.Attempts, FirstFailed: when(e.FirstFailedAt), LastFailed: when(e.LastFailedAt),
 		Pending: e.Status == stageview.EntryParked || e.Status == stageview.EntryHeld,
+		Command: e.Kind == stageview.EntryCommand,
 	}
 	if id, err := httpapi.ParseIDParam(e.OrderID); err == nil {
 		r.OrderShort, r.OrderURL = shortID(id), orderURL(id)
@@ -382,6 +424,32 @@ func (s *Server) errorEntryReplay(c *fiber.Ctx) error {
 		return err
 	}
 	v.Report = reportView(r)
+	c.Set("HX-Push-Url", "false")
+	return s.render(c, http.StatusOK, web.ErrorEntryPage(s.chrome(c, "Error log entry "+strconv.FormatInt(v.Row.ID, 10), "architecture"), v))
+}
+
+// errorEntryDiscard discards the entry and shows it as it is afterwards,
+// with the report of what its order replayed.
+func (s *Server) errorEntryDiscard(c *fiber.Ctx) error {
+	log := s.errorLog()
+	d, ok := log.(ErrorLogDiscarder)
+	if !ok {
+		return errNoDiscard
+	}
+	id, err := parseEntryID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	r, err := d.DiscardErrorLog(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	v, err := s.errorEntryView(c, log)
+	if err != nil {
+		return err
+	}
+	v.Report = reportView(r)
+	v.Report.Summary = "Discarded. " + v.Report.Summary
 	c.Set("HX-Push-Url", "false")
 	return s.render(c, http.StatusOK, web.ErrorEntryPage(s.chrome(c, "Error log entry "+strconv.FormatInt(v.Row.ID, 10), "architecture"), v))
 }

@@ -13,15 +13,15 @@ import (
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/stages/stage0"
-	"github.com/staircase/staircase/stages/stage3"
 	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/rebuild"
 )
 
 // eventsPerOrder is what each seeded order went through: placed, lines
 // changed, shipped, delivered.
 const eventsPerOrder = 4
 
-// BenchmarkRebuild100k rebuilds stage 3's read database (stage3.Rebuild:
+// BenchmarkRebuild100k rebuilds stage 3's read database (rebuild.Rebuild:
 // replay the change log into shadow tables, sync with the database of
 // record, swap) from a change log of 100,000 events — 25,000 orders of 4
 // events each — and reports events/s. STAIRCASE_BENCH_REBUILD_EVENTS sets
@@ -46,13 +46,13 @@ func BenchmarkRebuild100k(b *testing.B) {
 			if err := seedChangeLog(ctx, write, orders); err != nil {
 				b.Fatal(err)
 			}
-			var last stage3.Progress
+			var last rebuild.Progress
 			for b.Loop() {
-				if err := stage3.Rebuild(ctx, write, read, nil, func(p stage3.Progress) { last = p }); err != nil {
+				if err := rebuild.Rebuild(ctx, write, read, nil, func(p rebuild.Progress) { last = p }); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if last.Phase != stage3.PhaseDone || last.Events != int64(orders*eventsPerOrder) || last.Skipped != 0 {
+			if last.Phase != rebuild.PhaseDone || last.Events != int64(orders*eventsPerOrder) || last.Skipped != 0 {
 				b.Fatalf("rebuild ended at %+v, want done with %d events replayed and none skipped", last, orders*eventsPerOrder)
 			}
 			var views int

@@ -4,14 +4,17 @@ import "time"
 
 // ErrorEntry is one entry of a stage's error log: an event its projector
 // parked after its retries, or a later event of the same order held behind
-// one.
+// one; or a command its command bus gave up on (Kind EntryCommand).
 type ErrorEntry struct {
-	ID            int64
+	ID int64
+	// Kind is EntryEvent or EntryCommand. For a command, EventID is the
+	// command ID and OrderVersion 0.
+	Kind          string
 	EventID       string
 	OrderID       string
 	OrderVersion  int
 	Type          string
-	Status        string // EntryParked, EntryHeld or EntryReplayed
+	Status        string // EntryParked, EntryHeld, EntryReplayed or EntryDiscarded
 	Error         string
 	Attempts      int
 	FirstFailedAt time.Time
@@ -26,13 +29,20 @@ type ErrorEntry struct {
 
 // The statuses of an error log entry.
 const (
-	EntryParked   = "parked"
-	EntryHeld     = "held"
-	EntryReplayed = "replayed"
+	EntryParked    = "parked"
+	EntryHeld      = "held"
+	EntryReplayed  = "replayed"
+	EntryDiscarded = "discarded"
+)
+
+// The kinds of error log entry.
+const (
+	EntryEvent   = "event"
+	EntryCommand = "command"
 )
 
 // EntryStatuses returns the statuses, in the order a list filters by them.
-func EntryStatuses() []string { return []string{EntryParked, EntryHeld, EntryReplayed} }
+func EntryStatuses() []string { return []string{EntryParked, EntryHeld, EntryReplayed, EntryDiscarded} }
 
 // ReplayAll, as the entry of a replay, replays every order in the log.
 const ReplayAll int64 = 0

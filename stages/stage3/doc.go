@@ -21,14 +21,17 @@
 //     write side (Queue), a decorator of the read side (Rejections), a part
 //     of the repository's change-log hook (RecordApplied), and the status of
 //     queued commands;
-//   - the error log and replay: errorlog.go, over projection/error_log.go —
-//     Watermill's poison queue parks an event after its retries; the
-//     projector holds the later events of its order behind it;
-//   - rebuild of the read database and entering the stage: rebuild.go, over
-//     projection/tables.go (shadow tables swapped in);
-//   - reconcile with the database of record, for orders changed while
-//     stages 0–2 were active: projection/reconcile.go, used by the
-//     projector when a gap no event will fill, by Enter and by rebuilds;
+//   - the error log and replay: package errorlog, over
+//     projection/error_log.go — Watermill's Retry and PoisonQueue park an
+//     event after its retries and a decorator of the projector's handler
+//     holds the later events of its order behind it (the projector's
+//     Wrapper); the relay parks a row it cannot read (its Parker); the
+//     command bus parks a command it gives up on;
+//   - rebuild of the read database and entering the stage: package rebuild,
+//     over projection/tables.go (shadow tables swapped in) and
+//     projection/reconcile.go (sync with the database of record, for
+//     orders changed while stages 0–2 were active), which also fills, for
+//     the projector, a gap no event will fill (its GapFiller);
 //   - metrics: metrics.go.
 //
 // The copies of stage 2's files are deliberate: each stage stands alone,

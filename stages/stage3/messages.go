@@ -5,16 +5,9 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage3/changelog"
-)
-
-// Metadata keys of the event messages, so that tools can see what a message
-// is without decoding it.
-const (
-	metaOrderID = "order_id"
-	metaVersion = "order_version"
-	metaType    = "type"
 )
 
 // eventMessage wraps an event for the bus; the message UUID is the event
@@ -25,8 +18,17 @@ func eventMessage(e order.Event) (*message.Message, error) {
 		return nil, err
 	}
 	m := message.NewMessage(e.ID.String(), payload)
-	m.Metadata.Set(metaOrderID, e.OrderID.String())
-	m.Metadata.Set(metaVersion, strconv.Itoa(e.OrderVersion))
-	m.Metadata.Set(metaType, e.Type)
+	m.Metadata.Set(changelog.MetaOrderID, e.OrderID.String())
+	m.Metadata.Set(changelog.MetaVersion, strconv.Itoa(e.OrderVersion))
+	m.Metadata.Set(changelog.MetaType, e.Type)
 	return m, nil
 }
+
+// EventMessage wraps an event for the bus exactly as the relay does (the
+// message UUID is the event ID; metadata order_id, order_version, type),
+// for tools and tests that publish events themselves.
+func EventMessage(e order.Event) (*message.Message, error) { return eventMessage(e) }
+
+// EventsTopic is the events topic of the Staircase whose bus namespace is
+// namespace.
+func EventsTopic(namespace string) string { return namespace + messaging.EventsTopic }

@@ -25,6 +25,7 @@ import (
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/command"
 	"github.com/staircase/staircase/stages/stage3/projection"
+	"github.com/staircase/staircase/stages/stage3/rebuild"
 )
 
 // Stage 3 is what the BFF rebuilds through.
@@ -236,10 +237,10 @@ func diff(t testing.TB, what string, want, got []string) {
 // progressLog records a rebuild's progress reports.
 type progressLog struct {
 	mu      sync.Mutex
-	reports []stage3.Progress
+	reports []rebuild.Progress
 }
 
-func (l *progressLog) add(p stage3.Progress) {
+func (l *progressLog) add(p rebuild.Progress) {
 	l.mu.Lock()
 	l.reports = append(l.reports, p)
 	l.mu.Unlock()
@@ -249,9 +250,9 @@ func (l *progressLog) check(t testing.TB, events int64) {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	seen := map[stage3.Phase]bool{}
-	order := []stage3.Phase{stage3.PhaseReplaying, stage3.PhaseSyncing, stage3.PhaseSwapping, stage3.PhaseDone}
-	rank := map[stage3.Phase]int{}
+	seen := map[rebuild.Phase]bool{}
+	order := []rebuild.Phase{rebuild.PhaseReplaying, rebuild.PhaseSyncing, rebuild.PhaseSwapping, rebuild.PhaseDone}
+	rank := map[rebuild.Phase]int{}
 	for i, p := range order {
 		rank[p] = i
 	}
@@ -272,7 +273,7 @@ func (l *progressLog) check(t testing.TB, events int64) {
 		}
 	}
 	end := l.reports[len(l.reports)-1]
-	if end.Phase != stage3.PhaseDone || end.Events < events || end.Fraction() != 1 {
+	if end.Phase != rebuild.PhaseDone || end.Events < events || end.Fraction() != 1 {
 		t.Fatalf("last report %+v, want done with at least %d events", end, events)
 	}
 }
@@ -289,6 +290,7 @@ func TestRebuild(t *testing.T) {
 				{"entering stage 3 rebuilds a read database that is behind", testEnterRebuildsWhenBehind},
 				{"a second rebuild at the same time is refused", testOneRebuildAtATime},
 				{"version 1 events are upcast when rebuilding", testRebuildUpcastsV1},
+				{"a row it cannot read and an event the rules refuse are parked, and the rebuild finishes", testRebuildParksWhatItCannotApply},
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) { tc.run(t, b) })
@@ -436,8 +438,8 @@ func testRebuildUnderLoad(t *testing.T, b sqltest.Backend) {
 	}()
 	<-placing
 	readErrs := 0
-	var phase stage3.Phase
-	err := w.s3.Rebuild(ctx, func(p stage3.Progress) {
+	var phase rebuild.Phase
+	err := w.s3.Rebuild(ctx, func(p rebuild.Progress) {
 		// Reads keep being served from the live tables meanwhile.
 		if _, err := w.s3.OrderSummaries(ctx, order.SummaryQuery{}); err != nil {
 			readErrs++
@@ -445,7 +447,7 @@ func testRebuildUnderLoad(t *testing.T, b sqltest.Backend) {
 		}
 		// Besides the goroutine's, an order placed at the start of each
 		// phase, whatever the timing.
-		if p.Phase != phase && p.Phase != stage3.PhaseDone {
+		if p.Phase != phase && p.Phase != rebuild.PhaseDone {
 			phase = p.Phase
 			w.place(t, w.s3, "At "+string(p.Phase))
 		}
@@ -518,7 +520,7 @@ func testOneRebuildAtATime(t *testing.T, b sqltest.Backend) {
 	errc := make(chan error, 1)
 	go func() {
 		var once sync.Once
-		errc <- stage3.Rebuild(ctx, write, read, nil, func(stage3.Progress) {
+		errc <- rebuild.Rebuild(ctx, write, read, nil, func(rebuild.Progress) {
 			once.Do(func() {
 				close(started)
 				<-release
@@ -526,15 +528,15 @@ func testOneRebuildAtATime(t *testing.T, b sqltest.Backend) {
 		})
 	}()
 	<-started
-	err := stage3.Rebuild(ctx, write, read, nil, nil)
+	err := rebuild.Rebuild(ctx, write, read, nil, nil)
 	close(release)
-	if !errors.Is(err, stage3.ErrRebuildRunning) || order.ErrorCode(err) != order.ECONFLICT {
+	if !errors.Is(err, rebuild.ErrRebuildRunning) || order.ErrorCode(err) != order.ECONFLICT {
 		t.Fatalf("second rebuild: %v, want ErrRebuildRunning", err)
 	}
 	if err := <-errc; err != nil {
 		t.Fatalf("first rebuild: %v", err)
 	}
-	if err := stage3.Rebuild(ctx, write, read, nil, nil); err != nil {
+	if err := rebuild.Rebuild(ctx, write, read, nil, nil); err != nil {
 		t.Fatalf("rebuild after the first one ended: %v", err)
 	}
 }
@@ -574,7 +576,7 @@ func testRebuildUpcastsV1(t *testing.T, b sqltest.Backend) {
 	}
 	insertRaw(t, write, a, 2, "OrderShipped", 1, `{}`, at.Add(time.Hour))
 	var log progressLog
-	if err := stage3.Rebuild(ctx, write, read, nil, log.add); err != nil {
+	if err := rebuild.Rebuild(ctx, write, read, nil, log.add); err != nil {
 		t.Fatal(err)
 	}
 	log.check(t, 3)

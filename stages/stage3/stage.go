@@ -20,7 +20,9 @@ import (
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/command"
 	"github.com/staircase/staircase/stages/stage3/commandbus"
+	"github.com/staircase/staircase/stages/stage3/errorlog"
 	"github.com/staircase/staircase/stages/stage3/projection"
+	"github.com/staircase/staircase/stages/stage3/rebuild"
 )
 
 // Config is what stage 3 runs on.
@@ -36,7 +38,11 @@ type Config struct {
 	// Retries is how often the projector retries an event before parking
 	// it in the error log (default 8).
 	Retries int
-	Logger  *slog.Logger
+	// CommandRetries is how often the command bus retries a command that
+	// fails while the write database answers, before it parks the command
+	// in the error log (default 5).
+	CommandRetries int
+	Logger         *slog.Logger
 	// CommandBus is CommandBusSync (default) or CommandBusAsync: whether
 	// commands are applied in the request or queued on the command bus.
 	CommandBus string
@@ -131,20 +137,31 @@ func New(cfg Config) (*Stage, error) {
 	if s.bus, err = commandbus.New(commandbus.Config{
 		Write: cfg.Write, NATS: cfg.NATS, Topic: s.topics.commands, Group: cfg.Namespace + messaging.CommandHandlerGroup,
 		AckWait: busAckWait, Logger: cfg.Logger, Metrics: cfg.Metrics,
+		ErrorLog: errorlog.Commands{Read: cfg.Read}, Retries: cfg.CommandRetries,
 	}, handlers, s.pub, logger); err != nil {
 		return nil, err
 	}
 	if cfg.CommandBus == CommandBusAsync {
 		s.Commands, s.readModel = s.bus.Queue(reads), s.bus.Rejections(reads)
 	}
-	s.projector = &Projector{write: cfg.Write, read: cfg.Read, log: cfg.Logger.With("component", "projector"), retries: cfg.Retries}
-	s.projector.metrics = newStageMetrics(cfg.Metrics)
+	s.projector = &Projector{read: cfg.Read, log: cfg.Logger.With("component", "projector"), metrics: newStageMetrics(cfg.Metrics)}
 	s.relay.published = s.projector.metrics.published
+	// The operations plug in: the error log around the relay and the
+	// projector, the sync from the database of record for the gaps no event
+	// fills.
+	m := s.projector.metrics
+	s.relay.parker = errorlog.Relay{Read: cfg.Read, Parked: m.parked.Inc}
+	s.projector.gaps = rebuild.Syncer{Write: cfg.Write, Read: cfg.Read}
+	holding := errorlog.Projector{Read: cfg.Read, Retries: cfg.Retries, Log: s.projector.log, Hooks: errorlog.Hooks{
+		Parked: m.parked.Inc, Held: m.held.Inc,
+		Duplicate: func(e order.Event) { m.outcome(projection.OutcomeDuplicate, e) },
+		Replayed:  m.applied.Add,
+	}}
 	registerBacklog(cfg.Metrics, cfg.NATS, []busConsumer{
 		{topic: s.topics.events, group: cfg.Namespace + messaging.ProjectorGroup},
 		{topic: s.topics.commands, group: cfg.Namespace + messaging.CommandHandlerGroup},
 	})
-	if s.router, err = s.projector.router(s.sub, s.topics.events, logger); err != nil {
+	if s.router, err = s.projector.router(s.sub, s.topics.events, holding, logger); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -231,7 +248,7 @@ func (s *Stage) CommandStatus(ctx context.Context, commandID string) (commandbus
 // before the stage becomes active: orders changed while another stage was
 // active have no events, so their rows are the truth to sync from. A read
 // database far behind (new, dropped, restored) is rebuilt instead, the way
-// Rebuild does it (rebuild.go).
+// Rebuild does it (rebuild.Enter).
 func (s *Stage) Enter(ctx context.Context, progress func(done, total int64)) error {
-	return s.enter(ctx, progress)
+	return rebuild.Enter(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, s.cfg.Logger, progress)
 }

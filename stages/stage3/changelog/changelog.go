@@ -3,6 +3,7 @@ package changelog
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -36,6 +37,30 @@ func (r *row) event() (order.Event, error) {
 		return order.Event{}, fmt.Errorf("change log seq %d: %w", r.Seq, err)
 	}
 	return e, nil
+}
+
+// entry is the row as an Entry: the event, or for a row this code cannot
+// read, what its columns say and why it cannot be read.
+func (r *row) entry() Entry {
+	en := Entry{Position: Position{TxID: r.TxID, Seq: r.Seq}}
+	e, err := r.event()
+	if err == nil {
+		en.Event = e
+		return en
+	}
+	en.Err = err
+	en.Event = order.Event{ID: r.EventID, OrderID: r.OrderID, OrderVersion: r.OrderVersion, Type: r.Type,
+		SchemaVersion: r.SchemaVersion, OccurredAt: r.OccurredAt.UTC()}
+	payload := json.RawMessage(r.Payload)
+	if !json.Valid(payload) {
+		// Kept as a JSON string, so that the envelope stays JSON.
+		payload, _ = json.Marshal(r.Payload)
+	}
+	en.Envelope, _ = json.Marshal(envelope{
+		EventID: r.EventID, OrderID: r.OrderID, OrderVersion: r.OrderVersion, Type: r.Type,
+		SchemaVersion: r.SchemaVersion, OccurredAt: r.OccurredAt.UTC(), Payload: payload,
+	})
+	return en
 }
 
 // Append records events in the change log, in their order, with one
@@ -85,9 +110,20 @@ type Position struct {
 }
 
 // Entry is an event read from the change log with its position.
+//
+// A row this code cannot read as an event — a schema version it does not
+// know, which a newer instance writes during a rolling upgrade, or a broken
+// payload — is an entry too, not an error that would stop every reader at
+// it: Err says why it cannot be read, Event holds only what the row's
+// columns say (no Payload), and Envelope is the row as the bus carries
+// events (Marshal's shape, the payload as stored), which a version of the
+// code that knows the schema can Unmarshal.
 type Entry struct {
 	Position
 	Event order.Event
+	// Err and Envelope are set only for a row that cannot be read.
+	Err      error
+	Envelope []byte
 }
 
 // DefaultReadLimit is how many entries Read returns when its limit is not
@@ -113,6 +149,8 @@ func columns(db bun.IDB) string {
 // Read returns up to limit entries after the position after, in commit
 // order, without ever skipping one: an entry that a still running
 // transaction might precede is not returned until that transaction ends.
+// A row that cannot be read is returned with its Err set (see Entry), for
+// the reader to set aside, rather than failing the read.
 //
 // On PostgreSQL a sequence number is taken when a row is inserted, not when
 // it commits, so seq order is not commit order: seq 8 can commit while seq
@@ -147,11 +185,7 @@ func Read(ctx context.Context, db bun.IDB, after Position, limit int) ([]Entry, 
 	}
 	entries := make([]Entry, len(rows))
 	for i := range rows {
-		e, err := rows[i].event()
-		if err != nil {
-			return nil, err
-		}
-		entries[i] = Entry{Position: Position{TxID: rows[i].TxID, Seq: rows[i].Seq}, Event: e}
+		entries[i] = rows[i].entry()
 	}
 	return entries, nil
 }
@@ -204,9 +238,10 @@ func ForOrder(ctx context.Context, db bun.IDB, orderID order.ID) ([]order.Event,
 // EachBatch is how many rows Each reads at a time.
 const EachBatch = 1000
 
-// Each calls fn with every event of the change log in seq order, reading
+// Each calls fn with every entry of the change log in seq order, reading
 // EachBatch rows at a time, so that a rebuild can go through any number of
-// events in little memory. It stops at fn's first error and returns it.
+// events in little memory. A row that cannot be read is handed to fn with
+// its Err set (see Entry). Each stops at fn's first error and returns it.
 //
 // An order's events are in version order, since a change to an order starts
 // only after the previous one committed. On PostgreSQL, when db is a
@@ -215,7 +250,7 @@ const EachBatch = 1000
 // commits come in seq order, it also sees those committed while it runs.)
 // To hand over from a rebuild to a reader without a gap, rebuild with Read
 // from the zero Position instead: its last position is where to go on.
-func Each(ctx context.Context, db bun.IDB, fn func(order.Event) error) error {
+func Each(ctx context.Context, db bun.IDB, fn func(Entry) error) error {
 	if d, ok := db.(*bun.DB); ok && isPostgres(db) {
 		return d.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 			func(ctx context.Context, tx bun.Tx) error { return each(ctx, tx, fn) })
@@ -223,7 +258,7 @@ func Each(ctx context.Context, db bun.IDB, fn func(order.Event) error) error {
 	return each(ctx, db, fn)
 }
 
-func each(ctx context.Context, db bun.IDB, fn func(order.Event) error) error {
+func each(ctx context.Context, db bun.IDB, fn func(Entry) error) error {
 	var after int64
 	rows := make([]row, 0, EachBatch)
 	for {
@@ -233,11 +268,7 @@ func each(ctx context.Context, db bun.IDB, fn func(order.Event) error) error {
 			return fmt.Errorf("read the change log after seq %d: %w", after, err)
 		}
 		for i := range rows {
-			e, err := rows[i].event()
-			if err != nil {
-				return err
-			}
-			if err := fn(e); err != nil {
+			if err := fn(rows[i].entry()); err != nil {
 				return err
 			}
 		}

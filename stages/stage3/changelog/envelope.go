@@ -12,6 +12,15 @@ import (
 	"github.com/staircase/staircase/internal/order"
 )
 
+// Metadata keys of the event messages on the bus, so that tools (and the
+// error log, for a message it cannot read) see what a message is without
+// decoding it.
+const (
+	MetaOrderID = "order_id"
+	MetaVersion = "order_version"
+	MetaType    = "type"
+)
+
 // envelope is an event as the bus carries it.
 type envelope struct {
 	EventID       uuid.UUID       `json:"event_id"`

@@ -53,10 +53,14 @@ const (
 )
 
 // Metadata keys of a command message, for tools that look at the bus: its
-// type, and the order it is for (named as on event messages).
+// type, and the order it is for (named as on event messages); and for a
+// command re-queued from the error log, its command ID (the message has a
+// UUID of its own, or the bus would drop it as a copy of the first).
 const (
 	metaCommandType = "command_type"
 	metaOrderID     = "order_id"
+	metaCommandID   = "command_id"
+	metaAttempts    = "command_attempts"
 )
 
 // Handlers apply commands to the write model (stage 3's command.Handlers):
@@ -88,6 +92,36 @@ type Config struct {
 	// Metrics gets the count of commands queued, applied and rejected;
 	// nil counts nothing.
 	Metrics *metrics.Registry
+	// ErrorLog takes the commands the bus gives up on: one that does not
+	// decode, or that failed Retries times while the write database
+	// answered. Nil: such a command is retried forever, holding back the
+	// ones behind it.
+	ErrorLog ErrorLog
+	// Retries is how often a failing command is tried again before it goes
+	// to the error log (default 5). A command is retried for as long as
+	// the write database is down, without counting: it waits on the bus.
+	Retries int
+}
+
+// ErrorLog is where the bus sets aside a command it gives up on (stage 3's
+// error log), so that the commands behind it go on. ParkCommand must be
+// idempotent: a redelivered command is parked on the same entry.
+type ErrorLog interface {
+	ParkCommand(ctx context.Context, c Parked) error
+}
+
+// Parked is a command the bus gave up on.
+type Parked struct {
+	// CommandID is the ID the command was accepted with.
+	CommandID uuid.UUID
+	// OrderID and Type are what the message's metadata say (zero and
+	// "unknown" if it says nothing).
+	OrderID order.ID
+	Type    string
+	// Envelope is the message's payload, for Requeue.
+	Envelope []byte
+	Err      string
+	Attempts int
 }
 
 // Bus sends commands to the bus (Watermill's cqrs.CommandBus) and applies
@@ -104,16 +138,49 @@ type Bus struct {
 	// counted counts the commands queued, applied and rejected, for
 	// /metrics and the architecture page (nil counts nothing).
 	counted *metrics.CounterVec
+	// pub and topic are where Requeue sends a command again.
+	pub   message.Publisher
+	topic string
 }
 
 // commandMarshaler names every bus command the same, with JSON payloads.
 var commandMarshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
 
+// errUndecodable marks a command message that cannot be read: no retry
+// will change that, so it goes to the error log at once.
+var errUndecodable = errors.New("the command message cannot be decoded")
+
+// errWriteDown marks a failure while the write database does not answer:
+// the command waits on the bus, uncounted, until it does.
+var errWriteDown = errors.New("the write database does not answer")
+
+// strictMarshaler is commandMarshaler for the processor: Watermill's
+// processor acks and drops, unseen, a message named for another command
+// type; this one hands every message to the handler and fails to decode
+// one that is not a bus command, so that it reaches the error log.
+type strictMarshaler struct{ cqrs.JSONMarshaler }
+
+func (m strictMarshaler) NameFromMessage(*message.Message) string { return m.Name(&busCommand{}) }
+
+func (m strictMarshaler) Unmarshal(msg *message.Message, v any) error {
+	if got, want := m.JSONMarshaler.NameFromMessage(msg), m.Name(v); got != want {
+		return fmt.Errorf("%w: a message named %q, not %q", errUndecodable, got, want)
+	}
+	if err := m.JSONMarshaler.Unmarshal(msg, v); err != nil {
+		return fmt.Errorf("%w: %v", errUndecodable, err)
+	}
+	return nil
+}
+
 // New returns the command bus: commands sent through pub to cfg.Topic, and
 // applied by handlers when taken off it (Router runs that).
 func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.LoggerAdapter) (*Bus, error) {
 	topic := cfg.Topic
-	b := &Bus{write: cfg.Write, handlers: handlers, log: cfg.Logger.With("component", "command-handler"), now: time.Now}
+	if cfg.Retries == 0 {
+		cfg.Retries = 5
+	}
+	b := &Bus{write: cfg.Write, handlers: handlers, log: cfg.Logger.With("component", "command-handler"), now: time.Now,
+		pub: pub, topic: topic}
 	b.counted = cfg.Metrics.CounterVec(metrics.BusCommands,
 		"Commands this process queued on the command bus (accepted), and applied or rejected taking them off it.", "outcome")
 	var err error
@@ -141,12 +208,17 @@ func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.
 	if b.router, err = message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, logger); err != nil {
 		return nil, err
 	}
+	if cfg.ErrorLog != nil {
+		if err := b.setAsideFailures(cfg.ErrorLog, cfg.Retries, logger); err != nil {
+			return nil, err
+		}
+	}
 	processor, err := cqrs.NewCommandProcessorWithConfig(b.router, cqrs.CommandProcessorConfig{
 		GenerateSubscribeTopic: func(cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) { return topic, nil },
 		SubscriberConstructor: func(cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
 			return b.sub, nil
 		},
-		Marshaler: commandMarshaler,
+		Marshaler: strictMarshaler{commandMarshaler},
 		Logger:    logger,
 	})
 	if err != nil {
@@ -217,12 +289,17 @@ func RecordApplied(ctx context.Context, tx bun.Tx, events []order.Event) error {
 // handle applies one command taken off the bus. It returns an error (the
 // message is nacked and comes back after commandNakDelay) only when the
 // write database failed: the command waits on the bus until it returns.
-func (b *Bus) handle(ctx context.Context, cmd *busCommand) error {
+func (b *Bus) handle(ctx context.Context, cmd *busCommand) (err error) {
 	msg := cqrs.OriginalMessageFromCtx(ctx)
 	if msg == nil {
 		return errors.New("command without its message")
 	}
-	id, err := uuid.Parse(msg.UUID)
+	defer func() {
+		if err != nil && b.writeDown(ctx) {
+			err = fmt.Errorf("%w: %w", errWriteDown, err)
+		}
+	}()
+	id, err := uuid.Parse(commandID(msg))
 	if err != nil {
 		// Not one of ours: nothing can record it, and retrying will not help.
 		b.log.ErrorContext(ctx, "command bus: dropping a command whose ID is not a UUID", "message", msg.UUID, "type", cmd.Type)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/uptrace/bun"
 
@@ -15,11 +17,13 @@ import (
 	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage3"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/commandbus"
+	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
 // busStage is a running stage 3 in async mode for the command bus tests.
@@ -79,6 +83,8 @@ func TestCommandBus(t *testing.T) {
 			t.Run("a command that breaks a rule is rejected and shown on the order", func(t *testing.T) { testRejected(t, s) })
 			t.Run("bad input is refused before it is queued", func(t *testing.T) { testShape(t, s) })
 			t.Run("the command bus counts what it accepted, applied and rejected", func(t *testing.T) { testCounted(t, s) })
+			t.Run("a command that does not decode is parked and the commands behind it go on", func(t *testing.T) { testUndecodableParked(t, s) })
+			t.Run("a command that keeps failing is parked after its retries; a replay re-queues it", func(t *testing.T) { testFailingParked(t, s) })
 		})
 	}
 }
@@ -289,4 +295,119 @@ func testCounted(t *testing.T, s busStage) {
 	if d := count("applied") - applied; d != 3 {
 		t.Errorf("applied +%v, want +3 (place, ship, deliver)", d)
 	}
+}
+
+// rawPublisher publishes to the bus as is, without deduplication.
+func rawPublisher(t *testing.T, nc *nats.Conn) *wmnats.Publisher {
+	t.Helper()
+	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
+		Marshaler:         &wmnats.NATSMarshaler{},
+		SubjectCalculator: func(_, topic string) *wmnats.SubjectDetail { return &wmnats.SubjectDetail{Primary: topic} },
+		JetStream:         wmnats.JetStreamConfig{TrackMsgId: false},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
+// commandEntry waits for the error log's entry of a command.
+func commandEntry(t *testing.T, s busStage, commandID string, status string) projection.ErrorEntry {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		entries, err := s.ErrorLog().List(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.EventID.String() == commandID && e.Status == status {
+				if e.Kind != projection.KindCommand {
+					t.Fatalf("entry %+v is not a command entry", e)
+				}
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s entry of command %s in the error log: %+v", status, commandID, entries)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func testUndecodableParked(t *testing.T, s busStage) {
+	ctx := context.Background()
+	bad := message.NewMessage(order.NewID().String(), []byte(`{"type": "ShipOrder", "ship": {"id": 42`))
+	bad.Metadata.Set("name", commandbus.CommandMarshaler.Name(&commandbus.BusCommand{}))
+	bad.Metadata.Set("command_type", "ShipOrder")
+	if err := rawPublisher(t, s.nc).Publish(s.topic, bad); err != nil {
+		t.Fatal(err)
+	}
+	// The command behind it is applied.
+	placeQueued(t, s)
+	e := commandEntry(t, s, bad.UUID, projection.StatusParked)
+	if e.Type != "ShipOrder" || e.Envelope != string(bad.Payload) || !strings.Contains(e.Error, "decode") {
+		t.Fatalf("parked %+v", e)
+	}
+	// Discarding it settles it for good.
+	if _, err := s.ErrorLog().Discard(ctx, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	commandEntry(t, s, bad.UUID, projection.StatusDiscarded)
+	// Command entries hold no order's events back.
+	if entries, err := s.ErrorLog().List(ctx, projection.StatusHeld); err != nil || len(entries) != 0 {
+		t.Fatalf("held entries: %+v, %v", entries, err)
+	}
+}
+
+// testFailingParked makes the write database refuse one customer's orders
+// (a trigger: the database answers, the command fails every time), so that
+// a place-order for that customer fails all its retries.
+func testFailingParked(t *testing.T, s busStage) {
+	ctx := context.Background()
+	ddl := []string{`CREATE TRIGGER refuse_poison BEFORE INSERT ON orders FOR EACH ROW WHEN (NEW.customer = 'Poison')
+		BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END`}
+	drop := []string{`DROP TRIGGER refuse_poison`}
+	if sqlstore.DialectName(s.write) == sqlstore.Postgres {
+		ddl = []string{`CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'refused by a trigger'; END $$`,
+			`CREATE TRIGGER refuse_poison BEFORE INSERT ON orders FOR EACH ROW WHEN (NEW.customer = 'Poison')
+			EXECUTE FUNCTION refuse_poison()`}
+		drop = []string{`DROP TRIGGER refuse_poison ON orders`, `DROP FUNCTION refuse_poison()`}
+	}
+	for _, q := range ddl {
+		if _, err := s.write.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := order.PlaceOrder{ID: order.NewID(), Customer: "Poison", Address: "1 Loop Rd",
+		Lines: []order.Line{{SKU: "A-1", Name: "Widget", Quantity: 2, UnitPriceCents: 250}}}
+	ack, err := s.PlaceOrder(ctx, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command behind it is applied.
+	placeQueued(t, s)
+	e := commandEntry(t, s, ack.CommandID, projection.StatusParked)
+	if e.Type != commandbus.TypePlace || e.OrderID != cmd.ID || e.Attempts < 2 {
+		t.Fatalf("parked %+v", e)
+	}
+	if st, err := s.CommandStatus(ctx, ack.CommandID); err != nil || st.Status != commandbus.CommandQueued {
+		t.Fatalf("parked command's status: %+v, %v", st, err)
+	}
+	// Once the cause is gone, a replay re-queues it and it is applied,
+	// under the ID it was accepted with.
+	for _, q := range drop {
+		if _, err := s.write.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report, err := s.ErrorLog().Replay(ctx, e.ID, false)
+	if err != nil || report.Applied != 1 || !strings.HasPrefix(report.Steps[0].Text, "re-queued") {
+		t.Fatalf("replay: %+v, %v", report, err)
+	}
+	if st := s.settled(t, ack.CommandID); st.Status != commandbus.CommandApplied || st.Version != 1 {
+		t.Fatalf("re-queued command: %+v", st)
+	}
+	commandEntry(t, s, ack.CommandID, projection.StatusReplayed)
 }

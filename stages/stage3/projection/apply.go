@@ -42,6 +42,11 @@ func (o Outcome) String() string {
 // later; a gap is never skipped.
 var ErrGap = errors.New("an earlier event of the order is missing")
 
+// ErrRefused is wrapped by Apply's error for an event that the order's
+// rules refuse in its place (order.Order.Apply): an OrderPlaced at version
+// 2, an event without a version. Retrying it cannot help.
+var ErrRefused = errors.New("the order's rules refuse the event")
+
 // errRaced means another writer changed the order between our read and our
 // write; Apply starts over and will find the event a duplicate or the next.
 var errRaced = errors.New("the order changed meanwhile")
@@ -147,7 +152,7 @@ func ApplyIn(ctx context.Context, tx bun.Tx, t Tables, e order.Event) (Outcome, 
 // apply is Apply's step inside a transaction.
 func apply(ctx context.Context, tx bun.IDB, t Tables, e order.Event) (Outcome, error) {
 	if e.OrderVersion < 1 {
-		return 0, fmt.Errorf("event %s of order %s has no version", e.Type, e.OrderID)
+		return 0, fmt.Errorf("%w: event %s of order %s has no version", ErrRefused, e.Type, e.OrderID)
 	}
 	cur, err := loadView(ctx, tx, t, e.OrderID)
 	if err != nil {
@@ -171,7 +176,7 @@ func apply(ctx context.Context, tx bun.IDB, t Tables, e order.Event) (Outcome, e
 		return 0, fmt.Errorf("%w: %s v%d of order %s arrived while the read side is at v%d", ErrGap, e.Type, e.OrderVersion, e.OrderID, stored)
 	}
 	if err := o.Apply(e); err != nil {
-		return 0, fmt.Errorf("project %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
+		return 0, fmt.Errorf("project %s v%d of order %s: %w: %w", e.Type, e.OrderVersion, e.OrderID, ErrRefused, err)
 	}
 	_, deleted := e.Payload.(order.OrderDeleted)
 	row, err := viewOf(o, deleted)

@@ -24,6 +24,18 @@ const (
 	// StatusReplayed: Replay applied the event (or found it already
 	// applied). It no longer holds anything back.
 	StatusReplayed = "replayed"
+	// StatusDiscarded: an operator discarded the entry instead of
+	// replaying it. It no longer holds anything back.
+	StatusDiscarded = "discarded"
+)
+
+// The kinds of error log entry.
+const (
+	// KindEvent is an event the projector or the relay set aside.
+	KindEvent = "event"
+	// KindCommand is a command the command bus set aside: EventID is the
+	// command ID, OrderVersion 0, and it holds nothing back.
+	KindCommand = "command"
 )
 
 // ErrorEntry is one event in the error log.
@@ -31,6 +43,7 @@ type ErrorEntry struct {
 	bun.BaseModel `bun:"table:error_log,alias:el"`
 
 	ID            int64     `bun:"id,pk,autoincrement"`
+	Kind          string    `bun:"kind"` // KindEvent or KindCommand
 	EventID       uuid.UUID `bun:"event_id"`
 	OrderID       order.ID  `bun:"order_id"`
 	OrderVersion  int       `bun:"order_version"`
@@ -68,10 +81,24 @@ func Park(ctx context.Context, db bun.IDB, e order.Event, envelope []byte, cause
 	return nil
 }
 
+// SetAside puts an event in the error log as parked, as Park does, unless
+// the log has it already (in any status): for the relay, which sets aside
+// the change-log rows it cannot read or publish, and sets the same row
+// aside again after a restart — an entry an operator replayed or discarded
+// meanwhile stays so.
+func SetAside(ctx context.Context, db bun.IDB, e order.Event, envelope []byte, cause error, attempts int) error {
+	entry := entryOf(e, envelope, cause.Error(), attempts, StatusParked, time.Now().UTC())
+	if _, err := db.NewInsert().Model(entry).On("CONFLICT (event_id) DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("set aside event %s of order %s: %w", e.ID, e.OrderID, err)
+	}
+	return nil
+}
+
 // Held reports whether an order has events parked or held in the error log:
 // then its later events must be held behind them (Hold), not applied.
 func Held(ctx context.Context, db bun.IDB, orderID order.ID) (bool, error) {
 	ok, err := db.NewSelect().Model((*ErrorEntry)(nil)).
+		Where("el.kind = ?", KindEvent).
 		Where("el.order_id = ?", orderID).
 		Where("el.status IN (?)", bun.In([]string{StatusParked, StatusHeld})).
 		Exists(ctx)
@@ -97,7 +124,7 @@ func entryOf(e order.Event, envelope []byte, msg string, attempts int, status st
 		typ = e.Payload.EventType()
 	}
 	return &ErrorEntry{
-		EventID: e.ID, OrderID: e.OrderID, OrderVersion: e.OrderVersion, Type: typ, Envelope: string(envelope),
+		Kind: KindEvent, EventID: e.ID, OrderID: e.OrderID, OrderVersion: e.OrderVersion, Type: typ, Envelope: string(envelope),
 		Error: msg, Attempts: attempts, Status: status, FirstFailedAt: now, LastFailedAt: now,
 	}
 }
@@ -181,6 +208,7 @@ func Replay(ctx context.Context, db *bun.DB, t Tables, decode Decoder, id int64,
 		orders = []order.ID{e.OrderID}
 	} else {
 		err := db.NewSelect().Model((*ErrorEntry)(nil)).ColumnExpr("DISTINCT el.order_id").
+			Where("el.kind = ?", KindEvent).
 			Where("el.status IN (?)", bun.In([]string{StatusParked, StatusHeld})).
 			OrderExpr("el.order_id").Scan(ctx, &orders)
 		if err != nil {
@@ -202,6 +230,7 @@ func replayOrder(ctx context.Context, db *bun.DB, t Tables, decode Decoder, id o
 	load := func() error {
 		entries = entries[:0]
 		err := db.NewSelect().Model(&entries).
+			Where("el.kind = ?", KindEvent).
 			Where("el.order_id = ?", id).
 			Where("el.status IN (?)", bun.In([]string{StatusParked, StatusHeld})).
 			Order("el.order_version", "el.id").Scan(ctx)
@@ -350,6 +379,7 @@ func prefix(dry bool, ifDry, ifNot string) string {
 // (Replay replays the whole order from any of them), or found false.
 func Waiting(ctx context.Context, db bun.IDB, orderID order.ID) (id int64, found bool, err error) {
 	err = db.NewSelect().Model((*ErrorEntry)(nil)).Column("el.id").
+		Where("el.kind = ?", KindEvent).
 		Where("el.order_id = ?", orderID).
 		Where("el.status IN (?)", bun.In([]string{StatusParked, StatusHeld})).
 		Order("el.order_version").Limit(1).
@@ -361,4 +391,64 @@ func Waiting(ctx context.Context, db bun.IDB, orderID order.ID) (id int64, found
 		return 0, false, fmt.Errorf("check error log for order %s: %w", orderID, err)
 	}
 	return id, true, nil
+}
+
+// Discard marks entry id discarded, if it is parked or held, so that it no
+// longer holds anything back, and returns it as it was. ENOTFOUND if there
+// is no such entry; ECONFLICT if it is neither parked nor held.
+func Discard(ctx context.Context, db bun.IDB, id int64) (ErrorEntry, error) {
+	e, err := ErrorEntryByID(ctx, db, id)
+	if err != nil {
+		return e, err
+	}
+	res, err := db.NewUpdate().Model((*ErrorEntry)(nil)).Set("status = ?", StatusDiscarded).
+		Where("id = ?", id).Where("status IN (?)", bun.In([]string{StatusParked, StatusHeld})).Exec(ctx)
+	if err != nil {
+		return e, fmt.Errorf("discard error log entry %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return e, order.Errorf(order.ECONFLICT, "error log entry %d is %s: only a parked or held entry can be discarded", id, e.Status)
+	}
+	return e, nil
+}
+
+// ParkCommand puts a command the command bus gave up on in the error log
+// (KindCommand): under its command ID, with the message's payload
+// (envelope, text), why it failed and how often it was tried. Parking it
+// again (a redelivery, or a re-queued command that fails again) updates its
+// entry and parks it again. A command entry holds nothing back.
+func ParkCommand(ctx context.Context, db bun.IDB, commandID uuid.UUID, orderID order.ID, typ string, envelope []byte, cause string, attempts int) error {
+	now := time.Now().UTC()
+	entry := &ErrorEntry{Kind: KindCommand, EventID: commandID, OrderID: orderID, Type: typ, Envelope: string(envelope),
+		Error: cause, Attempts: attempts, Status: StatusParked, FirstFailedAt: now, LastFailedAt: now}
+	_, err := db.NewInsert().Model(entry).
+		On("CONFLICT (event_id) DO UPDATE").
+		Set("error = EXCLUDED.error").
+		Set("attempts = EXCLUDED.attempts").
+		Set("status = EXCLUDED.status").
+		Set("last_failed_at = EXCLUDED.last_failed_at").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("park command %s: %w", commandID, err)
+	}
+	return nil
+}
+
+// ParkedCommands lists the command entries that are parked, oldest first.
+func ParkedCommands(ctx context.Context, db bun.IDB) ([]ErrorEntry, error) {
+	entries := []ErrorEntry{}
+	err := db.NewSelect().Model(&entries).Where("el.kind = ?", KindCommand).Where("el.status = ?", StatusParked).
+		Order("el.id").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list parked commands: %w", err)
+	}
+	return entries, nil
+}
+
+// MarkReplayed marks entry id replayed: for a command entry re-queued.
+func MarkReplayed(ctx context.Context, db bun.IDB, id int64) error {
+	if _, err := db.NewUpdate().Model((*ErrorEntry)(nil)).Set("status = ?", StatusReplayed).Where("id = ?", id).Exec(ctx); err != nil {
+		return fmt.Errorf("mark error log entry %d replayed: %w", id, err)
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package stage3
+package errorlog
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
-	"github.com/staircase/staircase/stages/stage3/command"
+	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -59,9 +59,23 @@ func poisoned(m *message.Message, attempts int, reason string) *message.Message 
 	return m
 }
 
+// eventMessage wraps e as the relay does.
+func eventMessage(t *testing.T, e order.Event) (*message.Message, error) {
+	t.Helper()
+	payload, err := changelog.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	m := message.NewMessage(e.ID.String(), payload)
+	m.Metadata.Set(changelog.MetaOrderID, e.OrderID.String())
+	m.Metadata.Set(changelog.MetaVersion, strconv.Itoa(e.OrderVersion))
+	m.Metadata.Set(changelog.MetaType, e.Type)
+	return m, nil
+}
+
 func entries(t *testing.T, read *bun.DB) []projection.ErrorEntry {
 	t.Helper()
-	es, err := NewErrorLog(read).List(context.Background(), "")
+	es, err := New(read, nil, nil, nil).List(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +87,7 @@ func TestAnUnreadableMessageIsParkedRawUnderItsMetadataNotDropped(t *testing.T) 
 		ctx := context.Background()
 		read := sqltest.Open(t, b, migrations.Read)
 		e := history(t)[1]
-		m, err := EventMessage(e)
+		m, err := eventMessage(t, e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +100,7 @@ func TestAnUnreadableMessageIsParkedRawUnderItsMetadataNotDropped(t *testing.T) 
 		if m.Payload, err = json.Marshal(env); err != nil {
 			t.Fatal(err)
 		}
-		l := errorLog{read: read, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		l := poisonQueue{Projector{Read: read, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 		if err := l.Publish("error-log", poisoned(m, 1, "unreadable event: schema 99")); err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +123,7 @@ func TestAnUnreadableMessageIsParkedRawUnderItsMetadataNotDropped(t *testing.T) 
 		if err != nil || !held {
 			t.Errorf("the order's later events are not held behind the unreadable one (%v, %v)", held, err)
 		}
-		report, err := NewErrorLog(read).Replay(ctx, p.ID, true)
+		report, err := New(read, nil, nil, nil).Replay(ctx, p.ID, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,11 +138,11 @@ func TestAMessageThatIsNotTextIsParkedBase64OnceForAllItsDeliveries(t *testing.T
 		read := sqltest.Open(t, b, migrations.Read)
 		orderID := order.NewID()
 		payload := []byte{0xff, 0x00, 0xfe, 'x'}
-		l := errorLog{read: read, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		l := poisonQueue{Projector{Read: read, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 		for range 2 { // a redelivery parks it again, on the same entry
 			m := message.NewMessage("not-a-uuid", payload)
-			m.Metadata.Set(metaOrderID, orderID.String())
-			m.Metadata.Set(metaVersion, "4")
+			m.Metadata.Set(changelog.MetaOrderID, orderID.String())
+			m.Metadata.Set(changelog.MetaVersion, "4")
 			if err := l.Publish("error-log", poisoned(m, 1, "unreadable event")); err != nil {
 				t.Fatal(err)
 			}
@@ -151,68 +165,17 @@ func TestParkingRecordsHowOftenTheEventWasTried(t *testing.T) {
 	backends(t, func(t *testing.T, b sqltest.Backend) {
 		read := sqltest.Open(t, b, migrations.Read)
 		e := history(t)[2]
-		m, err := EventMessage(e)
+		m, err := eventMessage(t, e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := errorLog{read: read, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		l := poisonQueue{Projector{Read: read, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 		if err := l.Publish("error-log", poisoned(m, 4, projection.ErrGap.Error())); err != nil {
 			t.Fatal(err)
 		}
 		got := entries(t, read)
 		if len(got) != 1 || got[0].Attempts != 4 || got[0].Error != projection.ErrGap.Error() || Readable(got[0]) != nil {
 			t.Fatalf("parked %+v", got)
-		}
-	})
-}
-
-func TestSyncFromRecordLeavesATrueGapAlone(t *testing.T) {
-	backends(t, func(t *testing.T, b sqltest.Backend) {
-		ctx := context.Background()
-		write, read := sqltest.Open(t, b, migrations.Write), sqltest.Open(t, b, migrations.Read)
-		p := &Projector{write: write, read: read, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		events := history(t)
-		if _, err := projection.Apply(ctx, read, projection.Live, events[0]); err != nil {
-			t.Fatal(err)
-		}
-		// The database of record has never heard of the order: v2 is late,
-		// not lost, and the read side must not take the order for deleted.
-		synced, err := p.syncFromRecord(ctx, events[2])
-		if err != nil || synced {
-			t.Fatalf("synced %v, %v; want a true gap", synced, err)
-		}
-		d, err := projection.NewReadModel(read).OrderDetail(ctx, events[0].OrderID)
-		if err != nil || d.Version != 1 {
-			t.Fatalf("read side has the order at %d (%v), want it untouched at v1", d.Version, err)
-		}
-	})
-}
-
-func TestSyncFromRecordFillsAGapTheChangeLogLacks(t *testing.T) {
-	backends(t, func(t *testing.T, b sqltest.Backend) {
-		ctx := context.Background()
-		write, read := sqltest.Open(t, b, migrations.Write), sqltest.Open(t, b, migrations.Read)
-		p := &Projector{write: write, read: read, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		// Changed without events, as stage 2 does: the record is at v2 and
-		// the change log has nothing.
-		h := command.New(command.NewRepository(write))
-		id := order.NewID()
-		lines := []order.Line{{SKU: "A", Name: "A", Quantity: 1, UnitPriceCents: 100}}
-		if _, err := h.PlaceOrder(ctx, order.PlaceOrder{ID: id, Customer: "Ada", Address: "Here", Lines: lines}); err != nil {
-			t.Fatal(err)
-		}
-		ack, err := h.ShipOrder(ctx, order.ShipOrder{ID: id, ExpectedVersion: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		late := order.Event{ID: uuid.New(), OrderID: id, OrderVersion: 2, Type: "OrderShipped", OccurredAt: t0, Payload: order.OrderShipped{}}
-		synced, err := p.syncFromRecord(ctx, late)
-		if err != nil || !synced {
-			t.Fatalf("synced %v, %v; want the read side synced from the record (ack %+v)", synced, err, ack)
-		}
-		v, _, err := projection.NewReadModel(read).Version(ctx, id)
-		if err != nil || v != 2 {
-			t.Fatalf("read side at v%d (%v), want v2", v, err)
 		}
 	})
 }
@@ -228,7 +191,7 @@ func TestTheErrorLogFiltersByStatusAndRejectsAnUnknownOne(t *testing.T) {
 		if err := projection.Hold(ctx, read, events[2], []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
-		l := NewErrorLog(read)
+		l := New(read, nil, nil, nil)
 		for status, want := range map[string]int{"": 2, "parked": 1, "held": 1, "replayed": 0} {
 			got, err := l.List(ctx, status)
 			if err != nil || len(got) != want {

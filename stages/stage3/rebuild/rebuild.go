@@ -1,9 +1,10 @@
-package stage3
+package rebuild
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/command"
+	"github.com/staircase/staircase/stages/stage3/errorlog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -43,8 +45,10 @@ type Progress struct {
 	Done, Total int64
 	// Events is how many events were replayed so far, Skipped how many of
 	// them were left to the sync (an order changed without events, so its
-	// log has gaps), Orders how many orders the sync went through.
-	Events, Skipped, Orders int64
+	// log has gaps), Parked how many were parked in the error log (a row
+	// this code cannot read, an event the order's rules refuse), Orders
+	// how many orders the sync went through.
+	Events, Skipped, Parked, Orders int64
 	// Elapsed is the time since the rebuild started; Rate the current
 	// phase's items per second (events/s for a finished rebuild).
 	Elapsed time.Duration
@@ -76,8 +80,12 @@ func (p Progress) Fraction() float64 {
 // 2.1s (2400 events/s)".
 func (p Progress) String() string {
 	if p.Phase == PhaseDone {
-		return fmt.Sprintf("Rebuilt %d events, %d orders in %s (%.0f events/s)",
+		s := fmt.Sprintf("Rebuilt %d events, %d orders in %s (%.0f events/s)",
 			p.Events, p.Orders, p.Elapsed.Round(10*time.Millisecond), p.Rate)
+		if p.Parked > 0 {
+			s += fmt.Sprintf("; %d parked in the error log", p.Parked)
+		}
+		return s
 	}
 	s := string(p.Phase)
 	if p.Phase == PhaseSwapping {
@@ -111,7 +119,9 @@ const reportEvery = 100 * time.Millisecond
 //     PostgreSQL the events committed when it starts) into the shadow
 //     tables; events of an order whose log has gaps (it changed while
 //     stages 0–2 were active, which record no events) are skipped — the
-//     sync covers them;
+//     sync covers them; a row this code cannot read (a newer schema) or an
+//     event the order's rules refuse is parked in the error log, as the
+//     relay and the projector park them, and counted (Progress.Parked);
 //  2. sync the shadow tables with the database of record's orders
 //     (projection.Reconcile): changes without events, deletions, and what
 //     arrived since the replay's start;
@@ -199,7 +209,7 @@ func (r *rebuilder) swap(ctx context.Context, lock sync.Locker) error {
 // server it returns nothing while any transaction holds the snapshot's xmin
 // back, and the sync covers what arrives meanwhile anyway.)
 func (r *rebuilder) replay(ctx context.Context) error {
-	batch := make([]order.Event, 0, replayBatch)
+	batch := make([]changelog.Entry, 0, replayBatch)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -215,7 +225,7 @@ func (r *rebuilder) replay(ctx context.Context) error {
 		batch = batch[:0]
 		return err
 	}
-	err := changelog.Each(ctx, r.write, func(e order.Event) error {
+	err := changelog.Each(ctx, r.write, func(e changelog.Entry) error {
 		batch = append(batch, e)
 		if len(batch) == replayBatch {
 			return flush()
@@ -233,37 +243,63 @@ func (r *rebuilder) replay(ctx context.Context) error {
 // each on PostgreSQL) would only cost time.
 const replayBatch = 500
 
-// replayOne applies one event inside the batch's transaction, under a
-// savepoint, so that an event left to the sync undoes only itself.
-func (r *rebuilder) replayOne(ctx context.Context, tx bun.Tx, e order.Event) error {
+// replayOne applies one entry's event inside the batch's transaction, under
+// a savepoint, so that an event left to the sync undoes only itself.
+func (r *rebuilder) replayOne(ctx context.Context, tx bun.Tx, en changelog.Entry) error {
+	e := en.Event
+	defer func() {
+		r.p.Events++
+		r.p.Done++
+		r.p.Total = max(r.p.Total, r.p.Done)
+		r.report(false)
+	}()
+	if en.Err != nil {
+		return r.park(ctx, tx, en, en.Err)
+	}
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT replay_event"); err != nil {
 		return err
 	}
-	if _, err := projection.ApplyIn(ctx, tx, projection.Shadow, e); err != nil {
-		if ctx.Err() != nil || !skippable(err) {
-			return fmt.Errorf("replay %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
-		}
-		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT replay_event"); err != nil {
-			return err
-		}
-		r.p.Skipped++
-	} else if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT replay_event"); err != nil {
+	_, err := projection.ApplyIn(ctx, tx, projection.Shadow, e)
+	if err == nil {
+		_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT replay_event")
 		return err
 	}
-	r.p.Events++
-	r.p.Done++
-	r.p.Total = max(r.p.Total, r.p.Done)
-	r.report(false)
+	if ctx.Err() != nil || !(skippable(err) || refused(err)) {
+		return fmt.Errorf("replay %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
+	}
+	if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT replay_event"); rerr != nil {
+		return rerr
+	}
+	if refused(err) {
+		return r.park(ctx, tx, en, err)
+	}
+	r.p.Skipped++
+	return nil
+}
+
+// park puts an entry the rebuild cannot apply in the error log, in the
+// batch's transaction: as the relay and the projector would, so that an
+// operator sees it, replays it once the code can read it, or discards it.
+func (r *rebuilder) park(ctx context.Context, tx bun.Tx, en changelog.Entry, cause error) error {
+	if err := errorlog.SetAside(ctx, tx, en, fmt.Errorf("rebuild: %w", cause)); err != nil {
+		return err
+	}
+	r.p.Parked++
 	return nil
 }
 
 // skippable tells whether a replayed event may be left to the sync with the
-// database of record: a gap (versions changed without events) or an event
-// the domain refuses (the projector would have parked it). Other errors —
-// the database's — stop the rebuild.
+// database of record: a gap (versions changed without events). Other
+// errors — the database's — stop the rebuild, but for refused ones.
 func skippable(err error) bool {
+	return errors.Is(err, projection.ErrGap)
+}
+
+// refused tells whether the order's rules refuse an event (the projector
+// would have parked it after its retries): the rebuild parks it.
+func refused(err error) bool {
 	var de *order.Error
-	return errors.Is(err, projection.ErrGap) || errors.As(err, &de)
+	return errors.Is(err, projection.ErrRefused) || errors.As(err, &de)
 }
 
 // synced is Reconcile's progress.
@@ -341,56 +377,35 @@ func Behind(ctx context.Context, write, read *bun.DB) (bool, error) {
 // synced past them).
 const behindSlack = 200
 
-// Rebuild rebuilds the read database (see the package-level Rebuild),
-// holding the projector back only for the swap. Reads and commands go on
-// meanwhile.
-func (s *Stage) Rebuild(ctx context.Context, progress func(Progress)) error {
-	return Rebuild(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, progress)
-}
-
-// Behind tells whether the read database is far enough behind that
-// entering stage 3 rebuilds it (see the package-level Behind).
-func (s *Stage) Behind(ctx context.Context) (bool, error) {
-	return Behind(ctx, s.cfg.Write, s.cfg.Read)
-}
-
-// RebuildReadDatabase is Rebuild with its progress in plain values, for
-// callers that do not import this package (the BFF's port): what to show
-// (Progress.String, the summary when done) and how far, in thousandths.
-func (s *Stage) RebuildReadDatabase(ctx context.Context, progress func(text string, permille int)) error {
-	return s.Rebuild(ctx, func(p Progress) {
-		if progress != nil {
-			progress(p.String(), int(p.Fraction()*1000))
-		}
-	})
-}
-
-// enter brings the read database up to date before stage 3 becomes active:
-// a rebuild when it is behind, a sync otherwise. It waits for a rebuild
-// that is already running (say from the UI's button) rather than failing,
-// then decides again.
-func (s *Stage) enter(ctx context.Context, progress func(done, total int64)) error {
+// Enter brings the read database up to date before stage 3 becomes active:
+// a rebuild when it is behind (Behind), a sync with the database of record
+// otherwise, holding the projector's lock mu for reading so that no rebuild
+// swaps the tables meanwhile. It waits for a rebuild that is already
+// running (say from the UI's button) rather than failing, then decides
+// again. progress is called with how far it is, in thousandths while
+// rebuilding.
+func Enter(ctx context.Context, write, read *bun.DB, mu *sync.RWMutex, log *slog.Logger, progress func(done, total int64)) error {
 	select {
 	case rebuilding <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-rebuilding }()
-	behind, err := s.Behind(ctx)
+	behind, err := Behind(ctx, write, read)
 	if err != nil {
 		return err
 	}
 	if behind {
-		s.cfg.Logger.InfoContext(ctx, "stage 3: the read database is behind; rebuilding it")
-		return rebuild(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, func(p Progress) {
+		log.InfoContext(ctx, "stage 3: the read database is behind; rebuilding it")
+		return rebuild(ctx, write, read, mu, func(p Progress) {
 			if progress != nil {
 				progress(int64(p.Fraction()*1000), 1000)
 			}
 		})
 	}
-	s.projector.mu.RLock()
-	defer s.projector.mu.RUnlock()
-	if err := projection.Reconcile(ctx, s.cfg.Write, s.cfg.Read, projection.Live, progress); err != nil {
+	mu.RLock()
+	defer mu.RUnlock()
+	if err := projection.Reconcile(ctx, write, read, projection.Live, progress); err != nil {
 		return fmt.Errorf("sync the read database: %w", err)
 	}
 	return nil

@@ -1,0 +1,74 @@
+package rebuild
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/projection"
+)
+
+// Syncer fills, for the projector (its GapFiller), a gap that no event
+// will fill: an order changed while stages 0–2 were active, which record no
+// events, is brought up to the database of record — reconcile, for one
+// order.
+type Syncer struct {
+	// Write is the database of record, Read the read database.
+	Write, Read *bun.DB
+}
+
+// FillGap brings e's order up to the database of record when the change
+// log lacks the versions between the read side and e, and reports whether
+// it did; a true gap (the missing events are on their way) it leaves
+// alone.
+func (p Syncer) FillGap(ctx context.Context, e order.Event) (bool, error) {
+	history, err := changelog.ForOrder(ctx, p.Write, e.OrderID)
+	if err != nil {
+		return false, err
+	}
+	// Only a record that has come as far as e can fill the gap before it.
+	// An order the record does not know (or knows at a lower version) has
+	// a true gap: syncing would hide it, or mark the order deleted.
+	recorded, found, err := recordedVersion(ctx, p.Write, e.OrderID, history)
+	if err != nil || !found || recorded < e.OrderVersion {
+		return false, err
+	}
+	have := map[int]bool{}
+	for _, h := range history {
+		have[h.OrderVersion] = true
+	}
+	stored, _, err := projection.NewReadModel(p.Read).Version(ctx, e.OrderID)
+	if err != nil {
+		return false, err
+	}
+	for v := stored + 1; v < e.OrderVersion; v++ {
+		if !have[v] {
+			return true, projection.ReconcileOrder(ctx, p.Write, p.Read, projection.Live, e.OrderID)
+		}
+	}
+	return false, nil // a true gap: the missing events are on their way
+}
+
+// recordedVersion is the version of an order in the database of record, or
+// for an order deleted there the version of its OrderDeleted event in the
+// change log (history); found is false if the record knows no such order.
+func recordedVersion(ctx context.Context, write bun.IDB, id order.ID, history []order.Event) (version int, found bool, err error) {
+	err = write.NewSelect().TableExpr("orders").Column("version").Where("id = ?", id).Scan(ctx, &version)
+	switch {
+	case err == nil:
+		return version, true, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, false, fmt.Errorf("read version of order %s: %w", id, err)
+	}
+	for _, h := range history {
+		if h.Type == (order.OrderDeleted{}).EventType() {
+			return h.OrderVersion, true, nil
+		}
+	}
+	return 0, false, nil
+}
