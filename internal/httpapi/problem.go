@@ -46,6 +46,10 @@ func StatusOf(code string) int {
 // message and fields, *fiber.Error keeps its status and message, anything
 // else is an internal error whose text is logged, never shown.
 func ProblemFor(err error) Problem {
+	var u *Unavailable
+	if errors.As(err, &u) {
+		return unavailableProblem(u)
+	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		return Problem{Type: "about:blank", Title: http.StatusText(fe.Code), Status: fe.Code, Detail: fe.Message, Code: codeForStatus(fe.Code)}
@@ -107,6 +111,7 @@ func WriteProblem(c *fiber.Ctx, err error) error {
 		slog.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	p.Instance = c.Path()
+	SetRetryAfter(c, err)
 	c.Status(p.Status)
 	c.Set(fiber.HeaderContentType, ProblemContentType)
 	return c.JSON(p, ProblemContentType)

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/uptrace/bun"
 
+	"github.com/staircase/staircase/internal/httpapi"
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
@@ -244,7 +245,12 @@ func (b *Bus) send(ctx context.Context, cmd busCommand, version int) (order.Ack,
 		return nil
 	})
 	if err != nil {
-		return order.Ack{}, fmt.Errorf("queue %s for order %s: %w", cmd.Type, cmd.OrderID, err)
+		// Nothing was queued: the caller may send the command again.
+		return order.Ack{}, &httpapi.Unavailable{
+			Message:    "the command bus does not answer: the command was not queued. Send it again shortly.",
+			RetryAfter: 2 * time.Second,
+			Err:        fmt.Errorf("queue %s for order %s: %w", cmd.Type, cmd.OrderID, err),
+		}
 	}
 	b.counted.With("accepted").Inc()
 	return order.Ack{ID: cmd.OrderID, Version: version, Accepted: true, CommandID: id}, nil
