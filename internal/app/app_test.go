@@ -6,9 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/staircase/staircase/internal/app"
+	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore"
+	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/command"
 )
 
 // TestTwoInstancesOnOneDataDir: the second is refused before it opens
@@ -32,4 +36,52 @@ func TestTwoInstancesOnOneDataDir(t *testing.T) {
 		t.Fatalf("after the first closed: %v", err)
 	}
 	again.Close()
+}
+
+// TestStage3StartsOverARowItCannotRead: a stale read database is rebuilt
+// at start-up; a change-log row of a schema this version does not know (a
+// newer instance's, in a rolling upgrade) is parked in the error log, and
+// the app starts and serves instead of exiting.
+func TestStage3StartsOverARowItCannotRead(t *testing.T) {
+	ctx := context.Background()
+	cfg := app.Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	write, err := app.OpenWrite(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := command.New(command.NewRepository(write, command.WithChangeLog(changelog.Hook())))
+	id := order.NewID()
+	if _, err := h.PlaceOrder(ctx, order.PlaceOrder{ID: id, Customer: "Ada", Address: "1 Main St",
+		Lines: []order.Line{{SKU: "TEA-01", Name: "Green tea", Quantity: 2, UnitPriceCents: 250}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := write.NewRaw("INSERT INTO change_log (event_id, order_id, order_version, type, schema_version, payload, occurred_at)"+
+		" VALUES (?, ?, 2, 'OrderShipped', 99, '{}', ?)", order.NewID(), id, time.Now()).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	write.Close()
+
+	cfg.Stage = 3
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("serve --stage 3 over an unreadable row: %v", err)
+	}
+	defer a.Close()
+	entries, err := a.Stage3.ErrorLog().List(ctx, "")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("error log after start-up: %d entries, %v", len(entries), err)
+	}
+	eventually(t, func() bool {
+		d, err := a.Stage3.OrderDetail(ctx, id)
+		return err == nil && d.Version == 1
+	})
+}
+
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("gave up waiting")
+		}
+	}
 }
