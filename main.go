@@ -48,6 +48,7 @@ commands:
   migrate   up | status: apply or list the database migrations
   dlq       list | show ID | replay (ID|--all) [--dry-run]: stage 3's error log
   rebuild   rebuild stage 3's read database from the database of record, with a progress bar
+  seed      --orders N: add N made-up orders, with their events, to the database of record
   bench     put load on a running Staircase and report what it measured
 
 Run 'staircase <command> -h' for the flags of a command.
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return dlqCmd(ctx, args[1:], stdout, stderr)
 	case "rebuild":
 		return rebuildCmd(ctx, args[1:], stdout, stderr)
+	case "seed":
+		return seedCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
