@@ -145,7 +145,7 @@ func (s *Server) routes() {
 
 	api := app.Group("/api", s.apiGuard)
 	s.adminAPIRoutes(api) // before the stage's API: it answers in every stage
-	api.All("/*", s.dispatchAPI)
+	api.All("/*", s.fenceWrites, s.dispatchAPI)
 
 	ui := app.Group("", csrf.New(csrf.Config{
 		CookieName:     "staircase_csrf",

@@ -121,3 +121,82 @@ func TestHealthzAnswers503WhenTheDatabaseDoesNot(t *testing.T) {
 		}
 	}
 }
+
+// fencedStage answers POST /api/write and GET /api/read with its name; as
+// an Enterer it reports each Enter and blocks the second until released.
+type fencedStage struct {
+	Stage
+	name    string
+	entered chan int
+	release chan struct{}
+	calls   *int
+}
+
+func (s fencedStage) Routes(r fiber.Router) {
+	r.Post("/api/write", func(c *fiber.Ctx) error { return c.SendString(s.name) })
+	r.Get("/api/read", func(c *fiber.Ctx) error { return c.SendString(s.name) })
+}
+
+func (s fencedStage) Enter(ctx context.Context, _ func(done, total int64)) error {
+	*s.calls++
+	s.entered <- *s.calls
+	if *s.calls == 2 {
+		<-s.release
+	}
+	return nil
+}
+
+func TestWritesWaitAtTheFenceWhileAStageIsEnteredAndRunOnTheNewStage(t *testing.T) {
+	calls := 0
+	entering := fencedStage{name: "two", entered: make(chan int, 2), release: make(chan struct{}), calls: &calls}
+	sw, err := NewSwitch(map[int]Stage{1: fencedStage{name: "one"}, 2: entering}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Switch: sw, Descriptions: Infos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(method, path string) string {
+		req := httptest.NewRequest(method, path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := srv.App().Test(req, -1)
+		if err != nil {
+			return err.Error()
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	switched := make(chan error, 1)
+	go func() { switched <- sw.Set(context.Background(), 2, nil) }()
+	if n := <-entering.entered; n != 1 {
+		t.Fatalf("first Enter call was number %d", n)
+	}
+	if n := <-entering.entered; n != 2 {
+		t.Fatalf("second Enter call was number %d", n)
+	}
+	// The fence is closed now: the stage is entered a second time.
+	written := make(chan string, 1)
+	go func() { written <- send(http.MethodPost, "/api/write") }()
+	if got := send(http.MethodGet, "/api/read"); got != "one" {
+		t.Errorf("a read during the fence answered %q, want stage one", got)
+	}
+	select {
+	case got := <-written:
+		t.Fatalf("a write passed the closed fence, answered by %q", got)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(entering.release)
+	if err := <-switched; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-written:
+		if got != "two" {
+			t.Fatalf("the write that waited at the fence ran on %q, want the new stage two", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the write that waited at the fence never ran")
+	}
+}
