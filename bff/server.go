@@ -144,6 +144,7 @@ func (s *Server) routes() {
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(web.Static), PathPrefix: "static", MaxAge: 3600}))
 
 	api := app.Group("/api", s.apiGuard)
+	s.stageAPIRoutes(api) // before the rest of the admin API and the stage's API
 	s.adminAPIRoutes(api) // before the stage's API: it answers in every stage
 	api.All("/*", s.fenceWrites, s.dispatchAPI)
 
