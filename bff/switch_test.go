@@ -2,6 +2,7 @@ package bff
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/staircase/staircase/internal/stageview"
 )
 
 // slowStage answers GET /api/which with its name, after a signal, so a
@@ -91,7 +94,7 @@ func TestARequestFinishesOnTheStageItStartedOn(t *testing.T) {
 	}
 }
 
-func TestHealthzAnswers503WhenTheDatabaseDoesNot(t *testing.T) {
+func TestHealthzSaysTheProcessServesAndReadyzWhetherTheStageCan(t *testing.T) {
 	sw, err := NewSwitch(map[int]Stage{0: slowStage{name: "zero"}}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -107,19 +110,88 @@ func TestHealthzAnswers503WhenTheDatabaseDoesNot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		down bool
-		want int
-	}{{true, http.StatusServiceUnavailable}, {false, http.StatusOK}} {
+		down         bool
+		ready        int
+		readyStatus  string
+		healthStatus int
+	}{{true, http.StatusServiceUnavailable, "unavailable", http.StatusOK}, {false, http.StatusOK, "ok", http.StatusOK}} {
 		down = c.down
-		res, err := srv.App().Test(httptest.NewRequest(http.MethodGet, "/healthz", nil))
-		if err != nil {
-			t.Fatal(err)
+		if code, _ := getJSON(t, srv, "/healthz"); code != c.healthStatus {
+			t.Errorf("database down=%v: /healthz answered %d, want %d", c.down, code, c.healthStatus)
 		}
-		res.Body.Close()
-		if res.StatusCode != c.want {
-			t.Errorf("database down=%v: /healthz answered %d, want %d", c.down, res.StatusCode, c.want)
+		code, body := getJSON(t, srv, "/readyz")
+		if code != c.ready || body["status"] != c.readyStatus {
+			t.Errorf("database down=%v: /readyz answered %d %v, want %d %q", c.down, code, body, c.ready, c.readyStatus)
 		}
 	}
+}
+
+// readyStage reports the readiness it is given.
+type readyStage struct {
+	slowStage
+	r stageview.Readiness
+}
+
+func (s readyStage) Readiness(context.Context) stageview.Readiness { return s.r }
+
+func TestReadyzIsDegradedWhileTheStageCanServeAndUnavailableWhenItCannot(t *testing.T) {
+	lag := 42.0
+	for _, c := range []struct {
+		name       string
+		components []stageview.Component
+		code       int
+		status     string
+	}{
+		{"all_up", []stageview.Component{{Key: "read_db", Name: "read database", State: stageview.Up, Essential: true}}, http.StatusOK, "ok"},
+		{"write_db_down_while_commands_wait_on_the_bus", []stageview.Component{
+			{Key: "write_db", Name: "write database", State: stageview.Down, Reason: "commands wait on the bus"},
+			{Key: "read_db", Name: "read database", State: stageview.Up, Essential: true},
+			{Key: "projector", Name: "projector", State: stageview.Degraded, Reason: "behind", Lag: &lag},
+		}, http.StatusOK, "degraded"},
+		{"read_db_dropped", []stageview.Component{
+			{Key: "write_db", Name: "write database", State: stageview.Up, Essential: true},
+			{Key: "read_db", Name: "read database", State: stageview.Down, Essential: true, Reason: "reads fail"},
+		}, http.StatusServiceUnavailable, "unavailable"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sw, err := NewSwitch(map[int]Stage{3: readyStage{r: stageview.Readiness{Components: c.components}}}, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, err := New(Config{Switch: sw, Descriptions: Infos})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code, _ := getJSON(t, srv, "/healthz"); code != http.StatusOK {
+				t.Errorf("/healthz answered %d, want 200 while the process serves", code)
+			}
+			code, body := getJSON(t, srv, "/readyz")
+			if code != c.code || body["status"] != c.status {
+				t.Fatalf("/readyz answered %d %v, want %d %q", code, body, c.code, c.status)
+			}
+			comps, _ := body["components"].([]any)
+			if len(comps) != len(c.components) {
+				t.Fatalf("/readyz lists %d components, want %d: %v", len(comps), len(c.components), body)
+			}
+			if c.status != "ok" && len(body["reasons"].([]any)) == 0 {
+				t.Fatalf("/readyz is %s without reasons: %v", c.status, body)
+			}
+		})
+	}
+}
+
+func getJSON(t *testing.T, srv *Server, path string) (int, map[string]any) {
+	t.Helper()
+	res, err := srv.App().Test(httptest.NewRequest(http.MethodGet, path, nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatalf("GET %s: %d, not JSON: %v", path, res.StatusCode, err)
+	}
+	return res.StatusCode, out
 }
 
 // fencedStage answers POST /api/write and GET /api/read with its name; as
