@@ -252,7 +252,7 @@ func (s *Server) changeLines(c *fiber.Ctx) error {
 	ack, err := st.ChangeOrderLines(c.UserContext(), order.ChangeOrderLines{ID: id, Lines: f.lines, ExpectedVersion: expected})
 	switch order.ErrorCode(err) {
 	case "":
-		s.writes.record(id, ackVersion(ack), nil)
+		s.writes.recordStatus(id, ackVersion(ack), order.Placed)
 		return c.Redirect(orderURL(id)+"?done="+doneFor("lines", ack)+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 	case order.EINVALID:
 		f.view.FormError = f.addDomainErrors(err)
@@ -285,7 +285,7 @@ func (s *Server) orderAction(c *fiber.Ctx) error {
 	}
 	switch order.ErrorCode(err) {
 	case "":
-		s.writes.record(id, ackVersion(ack), nil)
+		s.writes.recordStatus(id, ackVersion(ack), actionStatus[action])
 		if action == "delete" {
 			return c.Redirect("/orders?done="+doneFor("delete", ack), http.StatusSeeOther)
 		}
@@ -295,6 +295,10 @@ func (s *Server) orderAction(c *fiber.Ctx) error {
 	}
 	return err
 }
+
+// actionStatus is the status an order action leaves the order in; a
+// deleted order has none.
+var actionStatus = map[string]order.Status{"ship": order.Shipped, "deliver": order.Delivered, "cancel": order.Cancelled}
 
 // conflict shows the order as it is now, with what went wrong.
 func (s *Server) conflict(c *fiber.Ctx, id order.ID, cause error) error {
