@@ -729,7 +729,7 @@ func TestASyncingOrderPageOffersTheActionsOfTheVersionJustWritten(t *testing.T) 
 		t.Fatal("the page after shipping is not marked syncing")
 	}
 	for _, placedOnly := range []string{"action-ship", "action-cancel", "action-edit", "action-delete"} {
-		if doc.Find(`[data-testid="` + placedOnly + `"]`).Length() != 0 {
+		if doc.Find(`[data-testid="`+placedOnly+`"]`).Length() != 0 {
 			t.Errorf("the syncing page of a shipped order offers %s, which only a placed order allows", placedOnly)
 		}
 	}
