@@ -130,10 +130,10 @@ func (p *Projector) syncFromRecord(ctx context.Context, e order.Event) (bool, er
 	if err != nil {
 		return false, err
 	}
-	// An order that neither the record nor the read side has was deleted
-	// after e (an event is relayed only once committed) before any sync saw
-	// it: by a stage that records no events, or by a deletion still on its
-	// way. Its missing versions will never come as events, and no sync
+	// An order that the change log knows but neither the record nor the
+	// read side has was deleted after e (an event is relayed only once
+	// committed) before any sync saw it: by a stage that records no events,
+	// or by a deletion still on its way. Its missing versions will never come as events, and no sync
 	// brings what is gone: a tombstone, which shows nothing, keeps its
 	// events no-ops instead of parking them. (An order the read side shows
 	// is left alone: hiding it is a sync's decision.)
@@ -141,7 +141,7 @@ func (p *Projector) syncFromRecord(ctx context.Context, e order.Event) (bool, er
 	if err != nil {
 		return false, err
 	}
-	if stored == 0 {
+	if stored == 0 && len(history) > 0 {
 		inRecord, err := p.write.NewSelect().Model((*command.Order)(nil)).Where("id = ?", e.OrderID).Exists(ctx)
 		if err != nil {
 			return false, err
