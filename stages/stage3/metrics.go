@@ -3,6 +3,7 @@ package stage3
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
@@ -119,25 +121,23 @@ func (t *lagTracker) oldest(ctx context.Context, write, read *bun.DB) (at time.T
 	defer t.mu.Unlock()
 	for scanned := 0; scanned < lagScan; {
 		entries, err := changelog.Read(ctx, write, t.pos, lagBatch)
-		if err != nil || len(entries) == 0 {
-			return time.Time{}, false, err == nil, err
+		if err != nil {
+			return time.Time{}, false, false, err
+		}
+		if len(entries) == 0 {
+			// On a busy PostgreSQL server Read holds back every event
+			// while any older transaction runs (its snapshot's xmin):
+			// look at the committed ones anyway, without moving on.
+			return t.committedAfter(ctx, write, read)
 		}
 		scanned += len(entries)
 		ids := make([]order.ID, 0, len(entries))
 		for _, e := range entries {
 			ids = append(ids, e.Event.OrderID)
 		}
-		var rows []struct {
-			ID      order.ID `bun:"id"`
-			Version int      `bun:"version"`
-		}
-		if err := read.NewSelect().TableExpr("? AS v", bun.Ident(projection.Live.Orders)).ColumnExpr("v.id, v.version").
-			Where("v.id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
-			return time.Time{}, false, false, fmt.Errorf("read versions: %w", err)
-		}
-		have := make(map[order.ID]int, len(rows))
-		for _, r := range rows {
-			have[r.ID] = r.Version
+		have, err := readVersions(ctx, read, ids)
+		if err != nil {
+			return time.Time{}, false, false, err
 		}
 		for _, e := range entries {
 			if have[e.Event.OrderID] < e.Event.OrderVersion {
@@ -147,6 +147,60 @@ func (t *lagTracker) oldest(ctx context.Context, write, read *bun.DB) (at time.T
 		}
 	}
 	return time.Time{}, false, false, nil
+}
+
+// committedAfter finds the oldest event after the tracker's position that
+// the read side lacks among the events committed now, whatever their
+// commit order: what Read holds back for a while on PostgreSQL.
+func (t *lagTracker) committedAfter(ctx context.Context, write, read *bun.DB) (time.Time, bool, bool, error) {
+	q := write.NewRaw("SELECT order_id, order_version, occurred_at FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", t.pos.Seq, lagBatch)
+	if sqlstore.DialectName(write) == sqlstore.Postgres {
+		q = write.NewRaw("SELECT order_id, order_version, occurred_at FROM change_log"+
+			" WHERE (tx_id, seq) > (CAST(? AS xid8), ?) ORDER BY tx_id, seq LIMIT ?", strconv.FormatInt(t.pos.TxID, 10), t.pos.Seq, lagBatch)
+	}
+	var rows []struct {
+		OrderID    order.ID  `bun:"order_id"`
+		Version    int       `bun:"order_version"`
+		OccurredAt time.Time `bun:"occurred_at"`
+	}
+	if err := q.Scan(ctx, &rows); err != nil {
+		return time.Time{}, false, false, fmt.Errorf("read the change log: %w", err)
+	}
+	if len(rows) == 0 {
+		return time.Time{}, false, true, nil
+	}
+	ids := make([]order.ID, 0, len(rows))
+	for _, r := range rows {
+		ids = append(ids, r.OrderID)
+	}
+	have, err := readVersions(ctx, read, ids)
+	if err != nil {
+		return time.Time{}, false, false, err
+	}
+	var oldest time.Time
+	for _, r := range rows {
+		if have[r.OrderID] < r.Version && (oldest.IsZero() || r.OccurredAt.Before(oldest)) {
+			oldest = r.OccurredAt
+		}
+	}
+	return oldest, !oldest.IsZero(), true, nil
+}
+
+// readVersions returns the read side's version of each of ids it has.
+func readVersions(ctx context.Context, read *bun.DB, ids []order.ID) (map[order.ID]int, error) {
+	var rows []struct {
+		ID      order.ID `bun:"id"`
+		Version int      `bun:"version"`
+	}
+	if err := read.NewSelect().TableExpr("? AS v", bun.Ident(projection.Live.Orders)).ColumnExpr("v.id, v.version").
+		Where("v.id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("read versions: %w", err)
+	}
+	have := make(map[order.ID]int, len(rows))
+	for _, r := range rows {
+		have[r.ID] = r.Version
+	}
+	return have, nil
 }
 
 // lagNow is the projection's lag now, in seconds: the age of the oldest
