@@ -43,7 +43,10 @@ type written struct {
 	version int
 	// placed is the order as submitted, for a pending row or page; nil
 	// when the order was not placed through this process.
-	placed  *order.Order
+	placed *order.Order
+	// status is the order's status at version, when the write that made
+	// it says (recordStatus): what actions the newest version allows.
+	status  order.Status
 	expires time.Time
 }
 
@@ -84,7 +87,7 @@ func (w *writes) record(id order.ID, version int, placed *order.Order) {
 		e = written{}
 	}
 	if version > e.version {
-		e.version = version
+		e.version, e.status = version, ""
 	}
 	if placed != nil {
 		e.placed = placed
@@ -112,6 +115,18 @@ func (w *writes) prune(now time.Time) {
 			}
 		}
 		delete(w.m, oldest)
+	}
+}
+
+// recordStatus is record for a command whose outcome's status is known:
+// the order is at status in version.
+func (w *writes) recordStatus(id order.ID, version int, status order.Status) {
+	w.record(id, version, nil)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.m[id]; ok && e.version == version {
+		e.status = status
+		w.m[id] = e
 	}
 }
 
@@ -329,6 +344,15 @@ func (s *Server) freshenDetail(v *web.OrderDetail, d order.Detail, urlV int) {
 	}
 	v.Syncing = "Saved as v" + strconv.Itoa(want) + " — the " + side + " still shows v" + strconv.Itoa(d.Version) +
 		"; this page updates when it catches up."
+	// The actions are the newest version's: those its status allows when
+	// this process made it and knows the status, none otherwise (the live
+	// update brings them). The read's would act on a version that is gone.
+	can := order.Can{}
+	if e, ok := s.writes.get(d.ID); ok && e.version == want && e.status != "" {
+		can = order.Allowed(e.status)
+	}
+	v.CanChangeLines, v.CanShip, v.CanDeliver, v.CanCancel, v.CanDelete = can.ChangeLines, can.Ship, can.Deliver, can.Cancel, can.Delete
+	v.ExpectedVersion = want
 	v.LiveURL = "/live/orders/" + d.ID.String() + "?v=" + strconv.Itoa(want)
 	v.LiveEvent = liveEvent(d.ID)
 }

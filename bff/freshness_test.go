@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -684,5 +685,71 @@ func TestLiveStreamRejectsBadWatches(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("GET %s: %s, want 400", target, resp.Status)
 		}
+	}
+}
+
+func TestASyncingOrderPageOffersTheActionsOfTheVersionJustWritten(t *testing.T) {
+	st := newLagStage()
+	s := newLagServer(t, versionedLagStage{st})
+	base, _ := serve(t, s)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := func(path string) *goquery.Document {
+		t.Helper()
+		res, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		doc, err := goquery.NewDocumentFromReader(res.Body)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %v", path, res.StatusCode, err)
+		}
+		return doc
+	}
+	id := testPlace(t, st, "Shipped Shay")
+	st.catchUp(id)
+	doc := page("/orders/" + id.String())
+	token := doc.Find(`input[name="_csrf"]`).First().AttrOr("value", "")
+	if doc.Find(`[data-testid="action-ship"]`).Length() != 1 {
+		t.Fatal("a placed order offers no Ship")
+	}
+	// Ship through the page; the read side does not have it yet.
+	res, err := client.PostForm(base+"/orders/"+id.String()+"/ship", url.Values{"_csrf": {token}, "expected_version": {"1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("ship: %s", res.Status)
+	}
+	doc = page(res.Header.Get("Location"))
+	if doc.Find(`[data-testid="syncing-banner"]`).Length() != 1 {
+		t.Fatal("the page after shipping is not marked syncing")
+	}
+	for _, placedOnly := range []string{"action-ship", "action-cancel", "action-edit", "action-delete"} {
+		if doc.Find(`[data-testid="`+placedOnly+`"]`).Length() != 0 {
+			t.Errorf("the syncing page of a shipped order offers %s, which only a placed order allows", placedOnly)
+		}
+	}
+	deliver := doc.Find(`[data-testid="action-deliver"]`)
+	if deliver.Length() != 1 {
+		t.Fatal("the syncing page of a shipped order does not offer Mark delivered")
+	}
+	if v := deliver.Closest("form").Find(`input[name="expected_version"]`).AttrOr("value", ""); v != "2" {
+		t.Errorf("Mark delivered expects v%s, want the version just written, v2", v)
+	}
+
+	// Only the URL knows a newer version (another instance wrote it): its
+	// status is unknown, so the page offers nothing until it catches up.
+	other := testPlace(t, st, "Elsewhere Eli")
+	st.catchUp(other)
+	if _, err := st.ShipOrder(context.Background(), order.ShipOrder{ID: other}); err != nil {
+		t.Fatal(err)
+	}
+	doc = page("/orders/" + other.String() + "?done=ship&v=2")
+	if n := doc.Find(`[data-testid^="action-"]`).Length(); n != 0 {
+		t.Errorf("a syncing page whose newest status is unknown offers %d actions", n)
 	}
 }

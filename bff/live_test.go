@@ -109,7 +109,7 @@ func TestTheLiveFragmentShowsStageThreesNumbersFromTheRegistry(t *testing.T) {
 		"events-applied":    {"38", "", "applied to the read DB"},
 		"events-duplicate":  {"2", "", "redeliveries ignored"},
 		"events-backlog":    {"12", "", "order-events"},
-		"projection-lag":    {"250 ms", "", "write → read DB, last event"},
+		"projection-lag":    {"250 ms", "", "oldest event not yet in the read DB"},
 		"events-parked":     {"1", "", "after their retries"},
 		"events-held":       {"2", "", "behind a parked event"},
 		"gap-retries":       {"4", "", "arrived before their turn"},

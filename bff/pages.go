@@ -22,11 +22,11 @@ func (s *Server) pageRoutes(r fiber.Router) {
 	r.Get("/orders", s.ordersPage)
 	r.Get("/orders/new", s.newOrderPage)
 	r.Get("/orders/new/line", s.lineFragment)
-	r.Post("/orders", s.placeOrder)
+	r.Post("/orders", s.fenceWrites, s.placeOrder)
 	r.Get("/orders/:id", s.orderPage)
 	r.Get("/orders/:id/edit", s.editLinesPage)
-	r.Post("/orders/:id/lines", s.changeLines)
-	r.Post("/orders/:id/:action<regex(^(ship|deliver|cancel|delete)$)>", s.orderAction)
+	r.Post("/orders/:id/lines", s.fenceWrites, s.changeLines)
+	r.Post("/orders/:id/:action<regex(^(ship|deliver|cancel|delete)$)>", s.fenceWrites, s.orderAction)
 	r.Get("/dashboard", s.dashboardPage)
 	r.Get("/architecture", s.architecturePage)
 	r.Get("/architecture/source", s.sourcePage)
@@ -252,7 +252,7 @@ func (s *Server) changeLines(c *fiber.Ctx) error {
 	ack, err := st.ChangeOrderLines(c.UserContext(), order.ChangeOrderLines{ID: id, Lines: f.lines, ExpectedVersion: expected})
 	switch order.ErrorCode(err) {
 	case "":
-		s.writes.record(id, ackVersion(ack), nil)
+		s.writes.recordStatus(id, ackVersion(ack), order.Placed)
 		return c.Redirect(orderURL(id)+"?done="+doneFor("lines", ack)+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 	case order.EINVALID:
 		f.view.FormError = f.addDomainErrors(err)
@@ -285,7 +285,7 @@ func (s *Server) orderAction(c *fiber.Ctx) error {
 	}
 	switch order.ErrorCode(err) {
 	case "":
-		s.writes.record(id, ackVersion(ack), nil)
+		s.writes.recordStatus(id, ackVersion(ack), actionStatus[action])
 		if action == "delete" {
 			return c.Redirect("/orders?done="+doneFor("delete", ack), http.StatusSeeOther)
 		}
@@ -295,6 +295,10 @@ func (s *Server) orderAction(c *fiber.Ctx) error {
 	}
 	return err
 }
+
+// actionStatus is the status an order action leaves the order in; a
+// deleted order has none.
+var actionStatus = map[string]order.Status{"ship": order.Shipped, "deliver": order.Delivered, "cancel": order.Cancelled}
 
 // conflict shows the order as it is now, with what went wrong.
 func (s *Server) conflict(c *fiber.Ctx, id order.ID, cause error) error {

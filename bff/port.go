@@ -73,3 +73,11 @@ type ErrorLog interface {
 	// happen. ENOTFOUND for an unknown entry.
 	ReplayErrorLog(ctx context.Context, id int64, dryRun bool) (stageview.ReplayReport, error)
 }
+
+// Readier is implemented by a stage that reports how its parts are doing
+// (stage 3: its databases, bus, relay and projector), for GET /readyz. It
+// should bound its own wait. A stage without it is ready while the
+// database answers (Config.Health).
+type Readier interface {
+	Readiness(ctx context.Context) stageview.Readiness
+}

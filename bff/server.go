@@ -32,7 +32,8 @@ type Config struct {
 	// in order, whether this server runs it or not: the architecture page
 	// shows each one's diagram, and a stage the server runs needs one.
 	Descriptions []stageview.Description
-	// Health answers whether the databases answer; nil means always healthy.
+	// Health answers whether the database answers, for the readiness of a
+	// stage that does not report its own (Readier); nil means it does.
 	Health func(ctx context.Context) error
 	// Logger gets the access log and errors; nil means slog.Default().
 	Logger *slog.Logger
@@ -141,11 +142,13 @@ func (s *Server) routes() {
 	})
 
 	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(web.Static), PathPrefix: "static", MaxAge: 3600}))
 
 	api := app.Group("/api", s.apiGuard)
+	s.stageAPIRoutes(api) // before the rest of the admin API and the stage's API
 	s.adminAPIRoutes(api) // before the stage's API: it answers in every stage
-	api.All("/*", s.dispatchAPI)
+	api.All("/*", s.fenceWrites, s.dispatchAPI)
 
 	ui := app.Group("", csrf.New(csrf.Config{
 		CookieName:     "staircase_csrf",
@@ -217,19 +220,6 @@ func (s *Server) dispatchAPI(c *fiber.Ctx) error {
 	n := c.Locals(localStage).(int)
 	s.apis[n].Handler()(c.Context())
 	return nil
-}
-
-func (s *Server) healthz(c *fiber.Ctx) error {
-	if s.health != nil {
-		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
-		defer cancel()
-		if err := s.health(ctx); err != nil {
-			s.log.WarnContext(ctx, "health check failed", "err", err)
-			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": "database does not answer"})
-		}
-	}
-	n := c.Locals(localStage).(int)
-	return c.JSON(fiber.Map{"status": "ok", "stage": n})
 }
 
 func (s *Server) accessLog(c *fiber.Ctx) error {

@@ -15,6 +15,9 @@ type Switch struct {
 	stages map[int]Stage
 	active atomic.Int64
 	mu     sync.Mutex // serializes switches
+	// fence holds writes back while a stage that must prepare is flipped
+	// to (fence.go).
+	fence fence
 }
 
 // NewSwitch returns a switch over the given stages with initial active.
@@ -38,7 +41,10 @@ func (s *Switch) Numbers() []int { return keys(s.stages) }
 
 // Set makes stage n active. A stage that implements Enterer is prepared
 // first (progress reported through progress), while the stage before it
-// keeps serving.
+// keeps serving; then the fence holds writes back, the writes in flight
+// drain, the stage is entered once more to take in what they changed, and
+// the flip happens before the writes go on (fence.go). Nothing written by
+// the old stage is left out of the new one's preparation.
 func (s *Switch) Set(ctx context.Context, n int, progress func(done, total int64)) error {
 	st, ok := s.stages[n]
 	if !ok {
@@ -49,16 +55,35 @@ func (s *Switch) Set(ctx context.Context, n int, progress func(done, total int64
 	if int(s.active.Load()) == n {
 		return nil
 	}
-	if e, ok := st.(Enterer); ok {
-		if progress == nil {
-			progress = func(int64, int64) {}
-		}
-		if err := e.Enter(ctx, progress); err != nil {
-			return fmt.Errorf("enter stage %d: %w", n, err)
-		}
+	e, ok := st.(Enterer)
+	if !ok {
+		s.active.Store(int64(n))
+		return nil
+	}
+	if progress == nil {
+		progress = func(int64, int64) {}
+	}
+	if err := e.Enter(ctx, progress); err != nil {
+		return fmt.Errorf("enter stage %d: %w", n, err)
+	}
+	if err := s.fence.close(ctx); err != nil {
+		return fmt.Errorf("enter stage %d: wait for the writes in flight: %w", n, err)
+	}
+	defer s.fence.open()
+	if err := e.Enter(ctx, func(int64, int64) {}); err != nil {
+		return fmt.Errorf("enter stage %d: %w", n, err)
 	}
 	s.active.Store(int64(n))
 	return nil
+}
+
+// Switching tells whether a switch is running.
+func (s *Switch) Switching() bool {
+	if s.mu.TryLock() {
+		s.mu.Unlock()
+		return false
+	}
+	return true
 }
 
 func keys(m map[int]Stage) []int {

@@ -51,6 +51,7 @@ func (s liveStage) Figures(context.Context) stageview.Figures {
 		Published: count(metrics.RelayPublished), Projected: count(metrics.ProjectorApplied), Duplicate: count(metrics.ProjectorDuplicate),
 		Parked: count(metrics.ProjectorParked), Held: count(metrics.ProjectorHeld), GapRetries: count(metrics.ProjectorGapRetries),
 		LastLag: gauge(metrics.ProjectionLastLag), Newest: gauge(metrics.ProjectionNewest),
+		Behind: gauge(metrics.ProjectionLastLag), BehindKnown: true,
 		EventsBacklog:   stage3.Backlog{Messages: gauge(testEventsBacklog), Known: true},
 		CommandsBacklog: stage3.Backlog{Messages: gauge(testCommandsBacklog), Known: true},
 	}.Figures()

@@ -127,6 +127,10 @@ type OrderDetail struct {
 	Rejection string
 	// The Can* flags decide which actions are rendered.
 	CanChangeLines, CanShip, CanDeliver, CanCancel, CanDelete bool
+	// ExpectedVersion is the version the action forms expect the order to
+	// be at: the newer version just saved while the page is syncing; 0
+	// means Version.
+	ExpectedVersion int
 	// History is hidden when empty.
 	History []HistoryEntry
 	// Syncing, when set, is a banner saying the read side still shows an older version than
@@ -135,6 +139,14 @@ type OrderDetail struct {
 	// LiveURL, when set, is the server-sent events stream whose event LiveEvent replaces the
 	// order's view once the read side catches up; empty opens no connection.
 	LiveURL, LiveEvent string
+}
+
+// ActionVersion is the version the action forms send as expected_version.
+func (d OrderDetail) ActionVersion() int {
+	if d.ExpectedVersion > 0 {
+		return d.ExpectedVersion
+	}
+	return d.Version
 }
 
 // LineView is one order line, formatted.

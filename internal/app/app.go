@@ -188,6 +188,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.Stage3.MeasureRouters()
+	a.Stage3.MeasureLag()
 	if err = a.Stage3.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start stage 3: %w", err)
 	}
@@ -208,8 +209,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Server, err = bff.New(bff.Config{
 		Switch: a.Switch,
 		Logger: cfg.Logger,
+		// Stages 0–2 serve from the write database: they are ready while
+		// its orders can be read. Stage 3 reports its own parts.
 		Health: func(ctx context.Context) error {
-			return errors.Join(a.WriteDB.PingContext(ctx), a.ReadDB.PingContext(ctx))
+			var one []int
+			return a.WriteDB.NewSelect().TableExpr("orders").ColumnExpr("1").Limit(1).Scan(ctx, &one)
 		},
 		Descriptions: Descriptions(),
 		Source:       cfg.Source,

@@ -2,6 +2,7 @@ package stage3
 
 import (
 	"context"
+	"time"
 
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/stageview"
@@ -39,6 +40,11 @@ type Counts struct {
 	// LastLag is the last applied event's lag, in seconds; Newest the
 	// time of the newest change applied, in Unix seconds (0: none yet).
 	LastLag, Newest float64
+	// Behind is the projection's lag now: the age in seconds of the oldest
+	// event the read database does not have yet, 0 when it has them all.
+	// BehindKnown is false when it could not be told.
+	Behind      float64
+	BehindKnown bool
 	// EventsBacklog and CommandsBacklog are the messages not yet delivered
 	// to the projector and the command handler, if the bus said.
 	EventsBacklog, CommandsBacklog Backlog
@@ -60,11 +66,16 @@ func (s *Stage) Figures(ctx context.Context) stageview.Figures {
 		Parked: m.parked.Value(), Held: m.held.Value(), GapRetries: m.gapRetries.Value(),
 		LastLag: m.lastLag.Value(), Newest: m.newest.Value(),
 	}
+	c.Behind, c.BehindKnown = s.lagNow(ctx)
 	pending := backlog(ctx, s.cfg.NATS, s.consumers())
 	c.EventsBacklog.Messages, c.EventsBacklog.Known = pending[s.topics.events]
 	c.CommandsBacklog.Messages, c.CommandsBacklog.Known = pending[s.topics.commands]
 	return c.Figures()
 }
+
+// lagWarn is the lag from which the figure asks for attention, and
+// readiness reports the read side as degraded: far past a busy projector's.
+const lagWarn = 10 * time.Second
 
 // Figures are the live figures of c.
 func (c Counts) Figures() stageview.Figures {
@@ -92,9 +103,16 @@ func (c Counts) Figures() stageview.Figures {
 		backlog(FigureEventsBacklog, messaging.EventsTopic, c.EventsBacklog),
 	}}
 
-	lag := stageview.Figure{Key: FigureProjectionLag, Label: "Projection lag", Kind: stageview.Duration, Absent: true, Detail: "no event applied yet"}
-	if c.Newest > 0 || c.Projected > 0 {
-		lag.Value, lag.Absent, lag.Detail = c.LastLag, false, "write → read DB, last event"
+	// The lag is the oldest unapplied event's age, so that a stuck relay
+	// or projector shows a growing lag rather than the last one it had.
+	lag := stageview.Figure{Key: FigureProjectionLag, Label: "Projection lag", Kind: stageview.Duration, Absent: true, Detail: "not known yet"}
+	switch {
+	case !c.BehindKnown:
+	case c.Behind == 0:
+		lag.Absent, lag.Detail = false, "caught up: the read DB has every event"
+	default:
+		lag.Value, lag.Absent, lag.Detail = c.Behind, false, "oldest event not yet in the read DB"
+		lag.Warn = c.Behind >= lagWarn.Seconds()
 	}
 	newest := stageview.Figure{Key: FigureReadSideNewest, Label: "Newest event", Kind: stageview.Time, Absent: true, Detail: "no event applied yet"}
 	if c.Newest > 0 {

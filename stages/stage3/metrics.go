@@ -2,16 +2,22 @@ package stage3
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
 	watermetrics "github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/sqlstore"
+	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -29,6 +35,8 @@ type stageMetrics struct {
 	lag     *metrics.Histogram
 	lastLag *metrics.Gauge
 	newest  *metrics.Gauge
+	// behind finds the oldest event not yet projected, for the lag now.
+	behind *lagTracker
 }
 
 // lagBuckets bound the projection lag's buckets, in seconds: milliseconds
@@ -38,6 +46,7 @@ var lagBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.
 
 func newStageMetrics(reg *metrics.Registry) stageMetrics {
 	return stageMetrics{
+		behind: &lagTracker{},
 		published: reg.Counter(metrics.RelayPublished,
 			"Events this process's relay published from the change log to the event bus (a copy published again after a crash counts again)."),
 		applied: reg.Counter(metrics.ProjectorApplied,
@@ -76,6 +85,157 @@ func (m stageMetrics) outcome(o projection.Outcome, e order.Event) {
 	case projection.OutcomeDuplicate:
 		m.duplicate.Inc()
 	}
+}
+
+// lagTracker finds the oldest event of the change log that the read
+// database does not reflect yet: the projection's lag is its age. A lag
+// figured from the events applied would freeze when nothing is applied — a
+// stuck relay or projector would look caught up — so it is asked of the
+// databases when a figure or a scrape wants it.
+//
+// It walks the change log in commit order (changelog.Read) from where it
+// last found everything applied, and compares each event's version with the
+// read database's version of its order (tombstones included); the first
+// event ahead of the read side is the oldest not projected. The walk stops
+// there, and it goes on from there next time, so a check reads the events
+// applied since the last one and little else.
+type lagTracker struct {
+	mu  sync.Mutex
+	pos changelog.Position
+}
+
+// lagBatch is how many events a lag check reads at a time, and lagScan how
+// many at most in one check (the first after start-up may have the whole
+// log to go through: it goes on at the next check).
+const (
+	lagBatch = 500
+	lagScan  = 50 * lagBatch
+)
+
+// oldest returns the time of the oldest event not yet on the read side;
+// found is false when the read side has every event (caught up). known is
+// false when the check did not get through the events applied since the
+// last check (the first check of a long log): then ask again.
+func (t *lagTracker) oldest(ctx context.Context, write, read *bun.DB) (at time.Time, found, known bool, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for scanned := 0; scanned < lagScan; {
+		entries, err := changelog.Read(ctx, write, t.pos, lagBatch)
+		if err != nil {
+			return time.Time{}, false, false, err
+		}
+		if len(entries) == 0 {
+			// On a busy PostgreSQL server Read holds back every event
+			// while any older transaction runs (its snapshot's xmin):
+			// look at the committed ones anyway, without moving on.
+			return t.committedAfter(ctx, write, read)
+		}
+		scanned += len(entries)
+		ids := make([]order.ID, 0, len(entries))
+		for _, e := range entries {
+			ids = append(ids, e.Event.OrderID)
+		}
+		have, err := readVersions(ctx, read, ids)
+		if err != nil {
+			return time.Time{}, false, false, err
+		}
+		for _, e := range entries {
+			if have[e.Event.OrderID] < e.Event.OrderVersion {
+				return e.Event.OccurredAt, true, true, nil
+			}
+			t.pos = e.Position
+		}
+	}
+	return time.Time{}, false, false, nil
+}
+
+// committedAfter finds the oldest event after the tracker's position that
+// the read side lacks among the events committed now, whatever their
+// commit order: what Read holds back for a while on PostgreSQL.
+func (t *lagTracker) committedAfter(ctx context.Context, write, read *bun.DB) (time.Time, bool, bool, error) {
+	q := write.NewRaw("SELECT order_id, order_version, occurred_at FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", t.pos.Seq, lagBatch)
+	if sqlstore.DialectName(write) == sqlstore.Postgres {
+		q = write.NewRaw("SELECT order_id, order_version, occurred_at FROM change_log"+
+			" WHERE (tx_id, seq) > (CAST(? AS xid8), ?) ORDER BY tx_id, seq LIMIT ?", strconv.FormatInt(t.pos.TxID, 10), t.pos.Seq, lagBatch)
+	}
+	var rows []struct {
+		OrderID    order.ID  `bun:"order_id"`
+		Version    int       `bun:"order_version"`
+		OccurredAt time.Time `bun:"occurred_at"`
+	}
+	if err := q.Scan(ctx, &rows); err != nil {
+		return time.Time{}, false, false, fmt.Errorf("read the change log: %w", err)
+	}
+	if len(rows) == 0 {
+		return time.Time{}, false, true, nil
+	}
+	ids := make([]order.ID, 0, len(rows))
+	for _, r := range rows {
+		ids = append(ids, r.OrderID)
+	}
+	have, err := readVersions(ctx, read, ids)
+	if err != nil {
+		return time.Time{}, false, false, err
+	}
+	var oldest time.Time
+	for _, r := range rows {
+		if have[r.OrderID] < r.Version && (oldest.IsZero() || r.OccurredAt.Before(oldest)) {
+			oldest = r.OccurredAt
+		}
+	}
+	return oldest, !oldest.IsZero(), true, nil
+}
+
+// readVersions returns the read side's version of each of ids it has.
+func readVersions(ctx context.Context, read *bun.DB, ids []order.ID) (map[order.ID]int, error) {
+	var rows []struct {
+		ID      order.ID `bun:"id"`
+		Version int      `bun:"version"`
+	}
+	if err := read.NewSelect().TableExpr("? AS v", bun.Ident(projection.Live.Orders)).ColumnExpr("v.id, v.version").
+		Where("v.id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("read versions: %w", err)
+	}
+	have := make(map[order.ID]int, len(rows))
+	for _, r := range rows {
+		have[r.ID] = r.Version
+	}
+	return have, nil
+}
+
+// lagNow is the projection's lag now, in seconds: the age of the oldest
+// event not yet on the read side, 0 when caught up; ok is false when it is
+// not known (the databases did not answer, or the first check is not
+// through the log yet).
+func (s *Stage) lagNow(ctx context.Context) (seconds float64, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	at, found, known, err := s.projector.metrics.behind.oldest(ctx, s.cfg.Write, s.cfg.Read)
+	switch {
+	case err != nil || !known:
+		return 0, false
+	case !found:
+		return 0, true
+	}
+	return max(0, time.Since(at).Seconds()), true
+}
+
+// projectionBehind is the gauge of the lag now.
+const projectionBehind = metrics.Namespace + "_projection_behind_seconds"
+
+// MeasureLag exposes the projection's lag now on each scrape, in
+// Config.Metrics: the age of the oldest event not yet applied to the read
+// database, 0 when caught up (the histogram counts the lag of the events
+// applied). Without Config.Metrics it does nothing.
+func (s *Stage) MeasureLag() {
+	s.cfg.Metrics.GaugeVecFunc(projectionBehind,
+		"Seconds since the oldest event not yet applied to the read database was recorded; 0 when the read database has every event.",
+		nil, func(ctx context.Context) []metrics.Sample {
+			if v, ok := s.lagNow(ctx); ok {
+				return []metrics.Sample{{Value: v}}
+			}
+			return nil
+		})
 }
 
 // MeasureRouters adds Watermill's own Prometheus metrics to the command

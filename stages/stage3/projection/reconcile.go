@@ -72,7 +72,7 @@ func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progr
 		done += int64(len(rows))
 		report()
 		if last {
-			return nil
+			return reconcileUnseen(ctx, write, read, t)
 		}
 		after = upTo
 	}
@@ -142,6 +142,83 @@ func ReconcileOrder(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, 
 		return fmt.Errorf("read version of order %s: %w", id, err)
 	}
 	return reconcileRows(ctx, write, read, t, rows, stored)
+}
+
+// ReconcileGone marks order id deleted at version in the tables t, unless
+// they have it at that version or above: for the projector, when the
+// database of record no longer has an order whose event it holds and the
+// read side never saw the order's earlier versions (they were written
+// without events, and the order was deleted before a sync found it). The
+// tombstone shows nothing and keeps the order's other events no-ops.
+func ReconcileGone(ctx context.Context, read *bun.DB, t Tables, id order.ID, version int, at time.Time) error {
+	at = at.UTC().Truncate(time.Microsecond)
+	row, err := viewOf(&order.Order{ID: id, Status: order.Placed, Version: version, CreatedAt: at, UpdatedAt: at}, true)
+	if err != nil {
+		return err
+	}
+	return read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return upsertViews(ctx, tx, t, []*view{row})
+	})
+}
+
+// reconcileUnseen marks deleted, in the tables t, the orders that the
+// change log has events of but that neither the database of record nor t
+// has: orders changed while stage 3 was active, then deleted by a stage
+// that records no events before the read side saw them. Their events may
+// still be on the bus, and applied to a read side without a trace of them
+// they would show a deleted order again. An order whose last event is its
+// deletion is left to that event.
+func reconcileUnseen(ctx context.Context, write bun.IDB, read *bun.DB, t Tables) error {
+	var gone []struct {
+		ID      order.ID  `bun:"order_id"`
+		Version int       `bun:"version"`
+		At      time.Time `bun:"occurred_at"`
+	}
+	err := write.NewRaw(`SELECT c.order_id, c.order_version AS version, c.occurred_at FROM change_log AS c
+		WHERE c.order_version = (SELECT MAX(m.order_version) FROM change_log AS m WHERE m.order_id = c.order_id)
+		AND c.type <> ? AND NOT EXISTS (SELECT 1 FROM orders AS o WHERE o.id = c.order_id)`,
+		(order.OrderDeleted{}).EventType()).Scan(ctx, &gone)
+	if err != nil {
+		return fmt.Errorf("find the orders deleted without events: %w", err)
+	}
+	for len(gone) > 0 {
+		batch := gone[:min(len(gone), reconcileBatch)]
+		gone = gone[len(batch):]
+		ids := make([]order.ID, len(batch))
+		for i, g := range batch {
+			ids[i] = g.ID
+		}
+		var known []order.ID
+		if err := read.NewSelect().TableExpr("? AS v", bun.Ident(t.Orders)).Column("v.id").Where("v.id IN (?)", bun.In(ids)).
+			Scan(ctx, &known); err != nil {
+			return fmt.Errorf("read versions: %w", err)
+		}
+		seen := make(map[order.ID]bool, len(known))
+		for _, id := range known {
+			seen[id] = true
+		}
+		var rows []*view
+		for _, g := range batch {
+			if seen[g.ID] {
+				continue // Reconcile's tombstone, or the read side's own
+			}
+			at := g.At.UTC().Truncate(time.Microsecond)
+			row, err := viewOf(&order.Order{ID: g.ID, Status: order.Placed, Version: g.Version, CreatedAt: at, UpdatedAt: at}, true)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row)
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		if err := read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			return upsertViews(ctx, tx, t, rows)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // storedVersion is how far the read side has an order.

@@ -32,19 +32,38 @@ func (p Syncer) FillGap(ctx context.Context, e order.Event) (bool, error) {
 		return false, err
 	}
 	// Only a record that has come as far as e can fill the gap before it.
-	// An order the record does not know (or knows at a lower version) has
-	// a true gap: syncing would hide it, or mark the order deleted.
+	// An order the record knows at a lower version has a true gap.
 	recorded, found, err := recordedVersion(ctx, p.Write, e.OrderID, history)
-	if err != nil || !found || recorded < e.OrderVersion {
+	if err != nil {
 		return false, err
-	}
-	have := map[int]bool{}
-	for _, h := range history {
-		have[h.OrderVersion] = true
 	}
 	stored, _, err := projection.NewReadModel(p.Read).Version(ctx, e.OrderID)
 	if err != nil {
 		return false, err
+	}
+	// An order that the change log knows but neither the record nor the
+	// read side has was deleted after e (an event is relayed only once
+	// committed) before any sync saw it: by a stage that records no events,
+	// or by a deletion still on its way. Its missing versions will never
+	// come as events, and no sync brings what is gone: a tombstone, which
+	// shows nothing, keeps its events no-ops instead of parking them. (An
+	// order the read side shows is left alone: hiding it is a sync's
+	// decision.)
+	if stored == 0 && len(history) > 0 {
+		inRecord, err := p.Write.NewSelect().TableExpr("orders").Where("id = ?", e.OrderID).Exists(ctx)
+		if err != nil {
+			return false, err
+		}
+		if !inRecord {
+			return true, projection.ReconcileGone(ctx, p.Read, projection.Live, e.OrderID, max(recorded, e.OrderVersion), e.OccurredAt)
+		}
+	}
+	if !found || recorded < e.OrderVersion {
+		return false, nil
+	}
+	have := map[int]bool{}
+	for _, h := range history {
+		have[h.OrderVersion] = true
 	}
 	for v := stored + 1; v < e.OrderVersion; v++ {
 		if !have[v] {
