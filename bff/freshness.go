@@ -46,7 +46,9 @@ type written struct {
 	placed *order.Order
 	// status is the order's status at version, when the write that made
 	// it says (recordStatus): what actions the newest version allows.
-	status  order.Status
+	status order.Status
+	// deleted is set when the write at version deleted the order.
+	deleted bool
 	expires time.Time
 }
 
@@ -126,6 +128,17 @@ func (w *writes) recordStatus(id order.ID, version int, status order.Status) {
 	defer w.mu.Unlock()
 	if e, ok := w.m[id]; ok && e.version == version {
 		e.status = status
+		w.m[id] = e
+	}
+}
+
+// recordDeleted notes that the UI deleted order id, making version.
+func (w *writes) recordDeleted(id order.ID, version int) {
+	w.record(id, version, nil)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.m[id]; ok && e.version == version {
+		e.deleted = true
 		w.m[id] = e
 	}
 }
@@ -227,13 +240,19 @@ func (s *Server) freshenList(ctx context.Context, st Queries, vm *web.OrdersList
 	var watches []watch
 	placedID, placedErr := order.ParseID(placed)
 	inRows := false
+	rows := vm.Rows[:0]
 	for i := range vm.Rows {
-		r := &vm.Rows[i]
+		r := vm.Rows[i]
 		id, err := order.ParseID(r.ID)
 		if err != nil {
+			rows = append(rows, r)
 			continue
 		}
-		want := s.writes.version(id)
+		e, _ := s.writes.get(id)
+		if e.deleted && e.version > r.Version {
+			continue // deleted here; the read side has not seen it yet
+		}
+		want := e.version
 		if placedErr == nil && id == placedID {
 			inRows = true
 			want = max(want, v)
@@ -242,7 +261,9 @@ func (s *Server) freshenList(ctx context.Context, st Queries, vm *web.OrdersList
 			r.Syncing, r.LiveEvent = true, liveEvent(id)
 			watches = append(watches, watch{id, want})
 		}
+		rows = append(rows, r)
 	}
+	vm.Rows = rows
 	if placedErr == nil && !inRows && q.After == "" {
 		e, _ := s.writes.get(placedID)
 		want := max(e.version, v)

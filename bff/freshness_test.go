@@ -293,6 +293,19 @@ func TestOrdersListFreshness(t *testing.T) {
 			t.Errorf("the stream does not watch v2: %q", doc.Find(`[sse-connect]`).AttrOr("sse-connect", ""))
 		}
 	})
+	t.Run("an order deleted here and not yet gone from the read side is not listed", func(t *testing.T) {
+		id := testPlace(t, st, "Deleted Dora")
+		st.catchUp(id)
+		s.writes.recordDeleted(id, 2) // the version its OrderDeleted made
+		if _, doc := get(t, s, "/orders"); doc.Find(`[data-order-id="`+id.String()+`"]`).Length() != 0 {
+			t.Error("the deleted order is listed")
+		}
+		s.writes.record(order.NewID(), 1, nil) // other writes leave it hidden
+		_, doc := get(t, s, "/orders?done=delete")
+		if n := doc.Find(`[data-order-id="` + id.String() + `"]`).Length(); n != 0 {
+			t.Errorf("%d rows for the deleted order, want none", n)
+		}
+	})
 }
 
 func TestNoWatchWhenTheReadSideIsTheWriteSide(t *testing.T) {

@@ -285,10 +285,11 @@ func (s *Server) orderAction(c *fiber.Ctx) error {
 	}
 	switch order.ErrorCode(err) {
 	case "":
-		s.writes.recordStatus(id, ackVersion(ack), actionStatus[action])
 		if action == "delete" {
+			s.writes.recordDeleted(id, ackVersion(ack))
 			return c.Redirect("/orders?done="+doneFor("delete", ack), http.StatusSeeOther)
 		}
+		s.writes.recordStatus(id, ackVersion(ack), actionStatus[action])
 		return c.Redirect(orderURL(id)+"?done="+doneFor(action, ack)+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 	case order.ECONFLICT, order.EINVALID:
 		return s.conflict(c, id, err)
