@@ -86,6 +86,11 @@ func start(t *testing.T, cfg app.Config) *env {
 		cancel()
 		t.Fatalf("start app: %v", err)
 	}
+	if err := a.Ready(ctx); err != nil {
+		cancel()
+		a.Close()
+		t.Fatalf("prepare stage %d: %v", cfg.Stage, err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		cancel()

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -102,6 +103,11 @@ type App struct {
 	Stage3  *stage3.Stage
 	bus     *messaging.Embedded
 	unlock  func() // releases the data dir
+
+	entered  <-chan error // preparing the start-up stage's outcome
+	readyMu  sync.Mutex
+	readied  bool
+	readyErr error
 	WriteDB *bun.DB
 	Switch  *bff.Switch
 	Server  *bff.Server
@@ -198,11 +204,6 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		2: stage2.New(a.WriteDB),
 		3: a.Stage3,
 	}
-	if cfg.Stage == 3 {
-		if err = a.Stage3.Enter(ctx, nil); err != nil {
-			return nil, err
-		}
-	}
 	if a.Switch, err = bff.NewSwitch(stages, cfg.Stage); err != nil {
 		return nil, err
 	}
@@ -222,7 +223,26 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The active stage is prepared while the app serves (bff.EnterActive).
+	a.entered = a.Server.EnterActive()
 	return a, nil
+}
+
+// Ready waits until the stage active at start-up is prepared (stage 3's
+// read side brought up to date) and returns what preparing it returned;
+// the app serves meanwhile.
+func (a *App) Ready(ctx context.Context) error {
+	a.readyMu.Lock()
+	defer a.readyMu.Unlock()
+	if !a.readied {
+		select {
+		case a.readyErr = <-a.entered:
+			a.readied = true
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return a.readyErr
 }
 
 // Descriptions describe the four stages, for the BFF.

@@ -67,6 +67,9 @@ func TestStage3StartsOverARowItCannotRead(t *testing.T) {
 		t.Fatalf("serve --stage 3 over an unreadable row: %v", err)
 	}
 	defer a.Close()
+	if err := a.Ready(ctx); err != nil {
+		t.Fatalf("entering stage 3 over an unreadable row: %v", err)
+	}
 	entries, err := a.Stage3.ErrorLog().List(ctx, "")
 	if err != nil || len(entries) == 0 {
 		t.Fatalf("error log after start-up: %d entries, %v", len(entries), err)

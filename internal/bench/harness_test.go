@@ -37,6 +37,11 @@ func startServer(tb testing.TB, stage int, b sqltest.Backend) *server {
 		cancel()
 		tb.Fatalf("start app: %v", err)
 	}
+	if err := a.Ready(ctx); err != nil {
+		cancel()
+		a.Close()
+		tb.Fatalf("prepare stage %d: %v", cfg.Stage, err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		cancel()

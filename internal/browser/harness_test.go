@@ -243,6 +243,11 @@ func startAppWithDir(t *testing.T, stage int) (base, dir string) {
 		cancel()
 		t.Fatalf("start the app in stage %d: %v", stage, err)
 	}
+	if err := a.Ready(ctx); err != nil {
+		cancel()
+		a.Close()
+		t.Fatalf("prepare stage %d: %v", stage, err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		cancel()
