@@ -97,20 +97,20 @@ func (c Config) WritePath() string { return filepath.Join(c.DataDir, "write.db")
 
 // App is a running Staircase.
 type App struct {
-	cfg     Config
-	ReadDB  *bun.DB
-	NATS    *nats.Conn
-	Stage3  *stage3.Stage
-	bus     *messaging.Embedded
-	unlock  func() // releases the data dir
+	cfg    Config
+	ReadDB *bun.DB
+	NATS   *nats.Conn
+	Stage3 *stage3.Stage
+	bus    *messaging.Embedded
+	unlock func() // releases the data dir
 
 	entered  <-chan error // preparing the start-up stage's outcome
 	readyMu  sync.Mutex
 	readied  bool
 	readyErr error
-	WriteDB *bun.DB
-	Switch  *bff.Switch
-	Server  *bff.Server
+	WriteDB  *bun.DB
+	Switch   *bff.Switch
+	Server   *bff.Server
 	// Metrics is this process's registry, served at /metrics.
 	Metrics *metrics.Registry
 }
