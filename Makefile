@@ -43,12 +43,13 @@ test-short:
 # always; PostgreSQL with an external nats-server of the test's own when
 # STAIRCASE_TEST_POSTGRES is set. One summary line per variant (sent,
 # accepted, applied, lost, duplicated, unknown, seconds to converge) is
-# repeated at the end and kept in $(CHAOS_OUT). CHAOS_SWITCH= leaves the
+# repeated at the end and kept in $(CHAOS_OUT). CHAOS_SWITCH=0 leaves the
 # live switches out; `make test` runs a short variant (1,200 commands from
-# 20 clients, no switches).
+# 20 clients, switches included).
 CHAOS_COMMANDS ?= 10000
 CHAOS_CLIENTS  ?= 100
 CHAOS_SWITCH   ?= 1
+# (0 leaves the live switches out)
 CHAOS_OUT      ?= bin/chaos.txt
 chaos:
 	@mkdir -p $(dir $(CHAOS_OUT))
