@@ -49,7 +49,6 @@ test-short:
 CHAOS_COMMANDS ?= 10000
 CHAOS_CLIENTS  ?= 100
 CHAOS_SWITCH   ?= 1
-# (0 leaves the live switches out)
 CHAOS_OUT      ?= bin/chaos.txt
 chaos:
 	@mkdir -p $(dir $(CHAOS_OUT))
