@@ -400,3 +400,17 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// RelayWait is what holds the relay back: on PostgreSQL the oldest open
+// transaction of the write database with the events committed behind it
+// (changelog.Wait; Reason says it for a person).
+type RelayWait = changelog.Wait
+
+// RelayWaiting tells what the relay waits for, for readiness checks and the
+// architecture page: on PostgreSQL it publishes only the events below the
+// oldest transaction still open in the write database (one in another
+// database does not hold it back), so a transaction left open stalls the
+// read side for every order. The zero RelayWait: nothing holds it back.
+func (s *Stage) RelayWaiting(ctx context.Context) (RelayWait, error) {
+	return changelog.Waiting(ctx, s.cfg.Write)
+}
