@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -40,6 +41,16 @@ type StreamConfig struct {
 	Replicas int
 	// Description is shown by `nats stream info`.
 	Description string
+	// AsyncPersist acknowledges a message once the server holds it in memory and writes
+	// it to disk shortly after (JetStream's persist_mode async), even on a server that
+	// runs with SyncAlways: much faster, but a crash of the server loses what it
+	// acknowledged and had not written yet. Only for a stream whose messages have
+	// another durable copy to publish again from.
+	AsyncPersist bool
+	// AtomicBatches lets publishers store several messages at once, all or none
+	// (Publisher.PublishBatch; JetStream 2.12's allow_atomic). JetStream takes no atomic
+	// batch on a stream with AsyncPersist, which wins.
+	AtomicBatches bool
 }
 
 // ConsumerConfig tunes a durable pull consumer. Zero values take the defaults.
@@ -75,13 +86,15 @@ func sanitizeName(s string) string {
 }
 
 // StreamConfigFor is the stream the app uses for a topic: named StreamName(topic), holding
-// the single subject Subject(topic), with the default duplicate window.
+// the single subject Subject(topic), with the default duplicate window, taking atomic
+// batches (the relay publishes the change log in batches, one fsync each).
 func StreamConfigFor(topic string) StreamConfig {
 	return StreamConfig{
-		Name:        StreamName(topic),
-		Subjects:    []string{Subject(topic)},
-		Duplicates:  DefaultDuplicateWindow,
-		Description: "staircase topic " + topic,
+		Name:          StreamName(topic),
+		Subjects:      []string{Subject(topic)},
+		Duplicates:    DefaultDuplicateWindow,
+		Description:   "staircase topic " + topic,
+		AtomicBatches: true,
 	}
 }
 
@@ -97,16 +110,22 @@ func (c StreamConfig) jetstream() jetstream.StreamConfig {
 	if replicas <= 0 {
 		replicas = 1
 	}
+	persist := jetstream.DefaultPersistMode
+	if c.AsyncPersist {
+		persist = jetstream.AsyncPersistMode
+	}
 	return jetstream.StreamConfig{
-		Name:        c.Name,
-		Description: c.Description,
-		Subjects:    c.Subjects,
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
-		MaxAge:      c.MaxAge,
-		Duplicates:  dup,
-		Discard:     jetstream.DiscardOld,
+		PersistMode:        persist,
+		AllowAtomicPublish: c.AtomicBatches && !c.AsyncPersist, // JetStream refuses both at once
+		Name:               c.Name,
+		Description:        c.Description,
+		Subjects:           c.Subjects,
+		Retention:          jetstream.LimitsPolicy,
+		Storage:            jetstream.FileStorage,
+		Replicas:           replicas,
+		MaxAge:             c.MaxAge,
+		Duplicates:         dup,
+		Discard:            jetstream.DiscardOld,
 	}
 }
 
@@ -119,6 +138,10 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	}
 	if len(cfg.Subjects) == 0 {
 		return nil, fmt.Errorf("stream %s: no subjects", cfg.Name)
+	}
+	if !atomicBatchesServed(js.Conn()) {
+		// Servers before 2.12 ignore both settings and would never report them back.
+		cfg.AtomicBatches, cfg.AsyncPersist = false, false
 	}
 	want := cfg.jetstream()
 	st, err := js.Stream(ctx, cfg.Name)
@@ -144,6 +167,19 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	}
 }
 
+// atomicBatchesServed tells whether the server nc is connected to takes atomic batches
+// and per-stream persist modes (nats-server 2.12 and later).
+func atomicBatchesServed(nc *nats.Conn) bool {
+	if nc == nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(nc.ConnectedServerVersion(), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 2 || major == 2 && minor >= 12
+}
+
 func sameStreamConfig(have, want jetstream.StreamConfig) bool {
 	return slices.Equal(have.Subjects, want.Subjects) &&
 		have.Duplicates == want.Duplicates &&
@@ -152,6 +188,8 @@ func sameStreamConfig(have, want jetstream.StreamConfig) bool {
 		have.Storage == want.Storage &&
 		have.Retention == want.Retention &&
 		have.Discard == want.Discard &&
+		have.PersistMode == want.PersistMode &&
+		have.AllowAtomicPublish == want.AllowAtomicPublish &&
 		have.Description == want.Description
 }
 

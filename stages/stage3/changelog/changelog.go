@@ -159,7 +159,11 @@ func columns(db bun.IDB) string {
 // does: it returns only rows whose transaction id is below the xmin of the
 // current snapshot — every transaction with a lower id has ended, and any
 // transaction still to commit has a higher id — ordered by (tx_id, seq),
-// after the (tx_id, seq) of after.
+// after the (tx_id, seq) of after. Transaction ids are the server's, shared
+// by all its databases, so one long transaction anywhere on the server would
+// hold every reader back: Read therefore leaves out of that xmin the running
+// transactions it knows belong to another database (pg_stat_activity,
+// pg_prepared_xacts), which cannot write to this change log (see horizonCTE).
 //
 // On SQLite write transactions run one at a time (the database is opened
 // with immediate transactions), so a seq is taken and committed before the
@@ -172,9 +176,9 @@ func Read(ctx context.Context, db bun.IDB, after Position, limit int) ([]Entry, 
 	var rows []row
 	var q *bun.RawQuery
 	if isPostgres(db) {
-		q = db.NewRaw("SELECT "+columns(db)+" FROM change_log"+
+		q = db.NewRaw("WITH "+horizonCTE+" SELECT "+columns(db)+" FROM change_log, horizon"+
 			" WHERE (tx_id, seq) > (CAST(? AS xid8), ?)"+
-			" AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"+
+			" AND tx_id < horizon.xid"+
 			" ORDER BY tx_id, seq LIMIT ?",
 			strconv.FormatInt(after.TxID, 10), after.Seq, limit)
 	} else {
@@ -189,6 +193,31 @@ func Read(ctx context.Context, db bun.IDB, after Position, limit int) ([]Entry, 
 	}
 	return entries, nil
 }
+
+// horizonCTE computes horizon.xid, the transaction id below which every
+// change-log row of a committed transaction is visible and no transaction
+// still running can add one: the lowest id among the current snapshot's
+// running transactions (its xip list) or, if none, its xmax — leaving out
+// the transactions identified as another database's. A backend is bound to
+// one database for life, so such a transaction cannot write to this
+// change_log; a running transaction not identified (its backend's row not
+// visible to this role, or read before it took its id) counts, so the
+// bound errs only towards waiting. Transactions that start later take ids
+// at or above xmax. Ids in xip are within 2^31 of the current one, so
+// comparing them as 32-bit xids is exact.
+const horizonCTE = `snap AS (SELECT pg_current_snapshot() AS s),
+others AS (
+	SELECT backend_xid AS xid FROM pg_stat_activity
+	WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()
+	UNION ALL
+	SELECT transaction FROM pg_prepared_xacts WHERE database <> current_database()
+),
+horizon AS (
+	SELECT COALESCE(
+		(SELECT min(x) FROM pg_snapshot_xip(snap.s) AS x WHERE NOT EXISTS (SELECT 1 FROM others WHERE others.xid = xid(x))),
+		pg_snapshot_xmax(snap.s)) AS xid
+	FROM snap
+)`
 
 // LoadPosition returns the position a reader saved under name, or the zero
 // Position (the start) if it saved none.

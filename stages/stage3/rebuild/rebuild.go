@@ -208,26 +208,42 @@ func (r *rebuilder) swap(ctx context.Context, lock sync.Locker) error {
 // let a later pass go on where this one stopped; but on a busy PostgreSQL
 // server it returns nothing while any transaction holds the snapshot's xmin
 // back, and the sync covers what arrives meanwhile anyway.)
+//
+// It goes replayChunk entries at a time, in one transaction each: the
+// chunk's orders are read from the shadow tables at once, its events folded
+// into them in memory (projection.Fold, Apply's rules) and the rows they
+// end with written with multi-row inserts — the shadow tables have no other
+// writer, so nothing is lost by not writing each event on its own, and
+// memory holds one chunk whatever the size of the log.
 func (r *rebuilder) replay(ctx context.Context) error {
-	batch := make([]changelog.Entry, 0, replayBatch)
+	chunk := make([]changelog.Entry, 0, replayChunk)
+	fold := projection.NewFold(projection.Shadow)
 	flush := func() error {
-		if len(batch) == 0 {
+		if len(chunk) == 0 {
 			return nil
 		}
+		ids := make([]order.ID, 0, len(chunk))
+		for _, e := range chunk {
+			ids = append(ids, e.Event.OrderID)
+		}
 		err := r.read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			for _, e := range batch {
-				if err := r.replayOne(ctx, tx, e); err != nil {
+			if err := fold.Load(ctx, tx, ids); err != nil {
+				return err
+			}
+			for _, e := range chunk {
+				if err := r.replayOne(ctx, tx, fold, e); err != nil {
 					return err
 				}
 			}
-			return nil
+			return fold.Flush(ctx, tx)
 		})
-		batch = batch[:0]
+		chunk = chunk[:0]
+		fold = projection.NewFold(projection.Shadow)
 		return err
 	}
 	err := changelog.Each(ctx, r.write, func(e changelog.Entry) error {
-		batch = append(batch, e)
-		if len(batch) == replayBatch {
+		chunk = append(chunk, e)
+		if len(chunk) == replayChunk {
 			return flush()
 		}
 		return nil
@@ -238,14 +254,13 @@ func (r *rebuilder) replay(ctx context.Context) error {
 	return flush()
 }
 
-// replayBatch is how many events one transaction of the replay applies:
-// the shadow tables have no other writer, so a commit per event (an fsync
-// each on PostgreSQL) would only cost time.
-const replayBatch = 500
+// replayChunk is how many events one transaction of the replay folds.
+const replayChunk = 5000
 
-// replayOne applies one entry's event inside the batch's transaction, under
-// a savepoint, so that an event left to the sync undoes only itself.
-func (r *rebuilder) replayOne(ctx context.Context, tx bun.Tx, en changelog.Entry) error {
+// replayOne folds one entry's event into the chunk's orders; an event left
+// to the sync changes nothing, one the order's rules refuse (or a row that
+// cannot be read) is parked in the chunk's transaction.
+func (r *rebuilder) replayOne(ctx context.Context, tx bun.Tx, fold *projection.Fold, en changelog.Entry) error {
 	e := en.Event
 	defer func() {
 		r.p.Events++
@@ -256,25 +271,17 @@ func (r *rebuilder) replayOne(ctx context.Context, tx bun.Tx, en changelog.Entry
 	if en.Err != nil {
 		return r.park(ctx, tx, en, en.Err)
 	}
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT replay_event"); err != nil {
-		return err
-	}
-	_, err := projection.ApplyIn(ctx, tx, projection.Shadow, e)
-	if err == nil {
-		_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT replay_event")
-		return err
-	}
-	if ctx.Err() != nil || !(skippable(err) || refused(err)) {
-		return fmt.Errorf("replay %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
-	}
-	if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT replay_event"); rerr != nil {
-		return rerr
-	}
-	if refused(err) {
+	_, err := fold.Apply(e)
+	switch {
+	case err == nil:
+		return nil
+	case skippable(err):
+		r.p.Skipped++
+		return nil
+	case refused(err):
 		return r.park(ctx, tx, en, err)
 	}
-	r.p.Skipped++
-	return nil
+	return fmt.Errorf("replay %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
 }
 
 // park puts an entry the rebuild cannot apply in the error log, in the
