@@ -28,6 +28,14 @@ func (s *Server) architecturePage(c *fiber.Ctx) error {
 	a := s.architecture(n, active)
 	s.rebuildPanel(c, &a)
 	a.Live = s.livePanel(c.UserContext(), n, active, nil)
+	if n == active {
+		_, st := s.stage(c)
+		for _, comp := range s.readiness(c.UserContext(), st).Components {
+			if comp.State != stageview.Up {
+				a.Health = append(a.Health, web.HealthNote{Name: comp.Name, State: string(comp.State), Reason: comp.Reason})
+			}
+		}
+	}
 	title := "Architecture"
 	if n != active {
 		title = "Architecture · stage " + strconv.Itoa(n) + " preview"

@@ -272,3 +272,29 @@ func TestWritesWaitAtTheFenceWhileAStageIsEnteredAndRunOnTheNewStage(t *testing.
 		t.Fatal("the write that waited at the fence never ran")
 	}
 }
+
+// TestTheArchitecturePageSaysWhatIsNotWell: the running stage's parts that
+// are degraded or down are listed with the reason, e.g. the transaction a
+// relay waits for; a preview of another stage lists nothing.
+func TestTheArchitecturePageSaysWhatIsNotWell(t *testing.T) {
+	const why = "waiting for transaction pid 4242 in database orders, open 42s (idle in transaction); 17 events held"
+	sw, err := NewSwitch(map[int]Stage{0: fakeStage{}, 3: readyStage{r: stageview.Readiness{Components: []stageview.Component{
+		{Key: "read_db", Name: "read database", State: stageview.Up, Essential: true},
+		{Key: "relay", Name: "relay", State: stageview.Degraded, Reason: why},
+	}}}}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Switch: sw, Descriptions: Infos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc := get(t, srv, "/architecture")
+	notes := doc.Find(`[data-testid="health-note"]`)
+	if notes.Length() != 1 || !strings.Contains(notes.Text(), why) || notes.AttrOr("data-state", "") != "degraded" {
+		t.Fatalf("health notes: %d %q", notes.Length(), notes.Text())
+	}
+	if _, doc := get(t, srv, "/architecture?stage=0"); doc.Find(`[data-testid="health"]`).Length() != 0 {
+		t.Error("a preview of another stage lists the running stage's health")
+	}
+}

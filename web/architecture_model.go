@@ -23,6 +23,17 @@ type Architecture struct {
 	Rebuild *RebuildPanel
 	// Live is the panel of live numbers under the diagram; nil hides it.
 	Live *LivePanel
+	// Health lists the parts of the active stage that are not well, and why
+	// (what the relay waits for, a read side behind, a database down); empty
+	// when all are well or the page previews another stage.
+	Health []HealthNote
+}
+
+// HealthNote is one part of the running stage that is degraded or down.
+type HealthNote struct {
+	Name   string // "relay", "write database", …
+	State  string // "degraded" or "down"
+	Reason string
 }
 
 // LivePanel is what the app is doing now, under the architecture page's diagram: counts of

@@ -64,6 +64,12 @@ func (s *Stage) Readiness(ctx context.Context) stageview.Readiness {
 				relay.Reason = fmt.Sprintf("%d events not published, the oldest for %s", n, seconds(lag))
 			}
 		}
+		// On PostgreSQL the relay publishes only below the oldest open
+		// transaction of the write database: say which one holds it.
+		if w, err := s.RelayWaiting(ctx); err == nil && w.Waiting && w.Held > 0 {
+			relay.State = stageview.Degraded
+			relay.Reason = join(relay.Reason, w.Reason)
+		}
 	}
 
 	projector := stageview.Component{Key: "projector", Name: "projector", State: stageview.Up}
