@@ -141,7 +141,7 @@ func ReconcileOrder(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, 
 	if err != nil {
 		return fmt.Errorf("read version of order %s: %w", id, err)
 	}
-	return reconcileRows(ctx, write, read, t, rows, stored)
+	return reconcileRows(ctx, write, read, t, rows, stored, false)
 }
 
 // ReconcileGone marks order id deleted at version in the tables t, unless
@@ -243,21 +243,47 @@ func reconcileBatchRange(ctx context.Context, write bun.IDB, read *bun.DB, t Tab
 	if err := q.Scan(ctx, &stored); err != nil {
 		return fmt.Errorf("read versions: %w", err)
 	}
-	return reconcileRows(ctx, write, read, t, rows, stored)
+	// The whole-table sync of the live tables runs beside the projector.
+	return reconcileRows(ctx, write, read, t, rows, stored, t == Live)
 }
 
 // reconcileRows brings the read side's stored orders and the database of
 // record's rows, taken from the same range of IDs, into line.
-func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*command.Order, stored []storedVersion) error {
+//
+// With besideProjector, an order whose change is in the change log is left
+// to the projector rather than synced: the sync would otherwise take the
+// event's place in the order's history.
+func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*command.Order, stored []storedVersion, besideProjector bool) error {
 	readVersion := make(map[order.ID]int, len(stored))
 	for _, s := range stored {
 		readVersion[s.ID] = s.Version
 	}
-	var upserts []*view
+	var behind []*command.Order
 	inWrite := make(map[order.ID]bool, len(rows))
 	for _, r := range rows {
 		inWrite[r.ID] = true
 		if v, ok := readVersion[r.ID]; ok && v >= r.Version {
+			continue
+		}
+		behind = append(behind, r)
+	}
+	// Beside the projector, an order whose newest version has its event in
+	// the change log gets it from the projector. Only what was written
+	// without events — by stages 0–2 — is synced here.
+	var logged map[order.ID]int
+	if besideProjector {
+		ids := make([]order.ID, len(behind))
+		for i, r := range behind {
+			ids[i] = r.ID
+		}
+		var err error
+		if logged, err = loggedVersions(ctx, write, ids); err != nil {
+			return err
+		}
+	}
+	var upserts []*view
+	for _, r := range behind {
+		if logged[r.ID] >= r.Version {
 			continue
 		}
 		row, err := viewOf(r.Domain(), false)
@@ -276,6 +302,9 @@ func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, r
 	}
 	// An order the read side has but the batch lacks may have been placed
 	// after the batch was read: only one still absent now is deleted.
+	// Beside the projector, one whose OrderDeleted is in the change log is
+	// left to it, as above; one deleted without an event (stages 0–2) is
+	// marked deleted here.
 	if len(goneIDs) > 0 {
 		var present []order.ID
 		err := write.NewSelect().Model((*command.Order)(nil)).Column("id").Where("id IN (?)", bun.In(goneIDs)).Scan(ctx, &present)
@@ -284,6 +313,18 @@ func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, r
 		}
 		for _, id := range present {
 			delete(gone, id)
+		}
+		if besideProjector {
+			var deletedByEvent []order.ID
+			err := write.NewSelect().TableExpr("change_log").Column("order_id").
+				Where("order_id IN (?)", bun.In(goneIDs)).Where("type = ?", order.OrderDeleted{}.EventType()).
+				Scan(ctx, &deletedByEvent)
+			if err != nil {
+				return fmt.Errorf("read the change log's deletions: %w", err)
+			}
+			for _, id := range deletedByEvent {
+				delete(gone, id)
+			}
 		}
 	}
 	if len(upserts) == 0 && len(gone) == 0 {
@@ -349,4 +390,26 @@ func upsertViews(ctx context.Context, tx bun.Tx, t Tables, rows []*view) error {
 			Text: fmt.Sprintf("Synced from the database of record at v%d", r.Version)})
 	}
 	return insertHistory(ctx, tx, t, hist...)
+}
+
+// loggedVersions is the newest version of each order the change log holds
+// an event of.
+func loggedVersions(ctx context.Context, write bun.IDB, ids []order.ID) (map[order.ID]int, error) {
+	out := make(map[order.ID]int, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		OrderID order.ID `bun:"order_id"`
+		Version int      `bun:"version"`
+	}
+	err := write.NewSelect().TableExpr("change_log").ColumnExpr("order_id, MAX(order_version) AS version").
+		Where("order_id IN (?)", bun.In(ids)).Group("order_id").Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("read the change log's versions: %w", err)
+	}
+	for _, r := range rows {
+		out[r.OrderID] = r.Version
+	}
+	return out, nil
 }
