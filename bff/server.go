@@ -66,6 +66,8 @@ type Server struct {
 	rebuilds rebuildJobs
 	// sides counts the requests that are commands or queries (live.go).
 	sides *metrics.CounterVec
+	// hosts are the Host names answered (guard.go); nil answers any.
+	hosts hostSet
 }
 
 const (
@@ -123,6 +125,7 @@ func (s *Server) routes() {
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		s.log.ErrorContext(c.UserContext(), "panic", "method", c.Method(), "path", c.Path(), "panic", e)
 	}}))
+	app.Use(s.refuseEncodedBodies) // before anything reads a body
 	app.Use(requestid.New())
 	s.metricsRoutes(app)
 	app.Use(s.accessLog)
