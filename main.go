@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/uptrace/bun/migrate"
@@ -88,6 +89,17 @@ func env(name, def string) string {
 	return def
 }
 
+// commaList splits a comma-separated list, leaving out empty items.
+func commaList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
 // parseInterspersed parses flags before, between and after the words, so
 // that `migrate up --data-dir X` works as well as `migrate --data-dir X up`
 // (the flag package alone stops at the first word and leaves the rest
@@ -144,6 +156,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// Several Staircases sharing one NATS server (tests, demos) keep their
 	// streams apart with a prefix; a deployment leaves it empty.
 	cfg.BusNamespace = env("STAIRCASE_BUS_NAMESPACE", "")
+	fs.Func("allowed-hosts", "comma-separated host names and addresses the app answers to (the request's Host, any port; * for any); default: localhost, 127.0.0.1, [::1] and the host of --addr when it is a specific address (env STAIRCASE_ALLOWED_HOSTS)",
+		func(v string) error { cfg.AllowedHosts = commaList(v); return nil })
+	cfg.AllowedHosts = commaList(os.Getenv("STAIRCASE_ALLOWED_HOSTS"))
 	commonFlags(fs, &cfg)
 	words, err := parseInterspersed(fs, args)
 	if err != nil {

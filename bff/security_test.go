@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -101,5 +104,80 @@ func TestAnEncodedBodyIsRefusedBeforeItIsInflated(t *testing.T) {
 // testConfig is cfg for servers answered through App().Test, whose
 // requests name the host example.com.
 func testConfig(cfg Config) Config {
+	if cfg.Hosts == nil {
+		cfg.Hosts = append(slices.Clone(LoopbackHosts), "example.com")
+	}
 	return cfg
+}
+
+func TestOnlyTheServersOwnHostNamesAreAnswered(t *testing.T) {
+	log := testEntries()
+	sw, err := NewSwitch(map[int]Stage{0: fakeStage{}, 3: errorLogStage{ErrorLog: log}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No hosts configured: this machine's loopback names.
+	s, err := New(Config{Switch: sw, Descriptions: Infos, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(method, target, host, body string) answer {
+		t.Helper()
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		req.Host = host
+		req.Header.Set("Origin", "http://"+strings.ToLower(host))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := s.App().Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return answer{resp.StatusCode, resp.Header.Get("Content-Type"), raw}
+	}
+	// A page of evil.example whose name now resolves to 127.0.0.1 (DNS
+	// rebinding) is same-origin with itself.
+	for _, r := range []struct{ method, target, body string }{
+		{http.MethodPost, "/api/admin/error-log/replay", `{"all": true}`},
+		{http.MethodGet, "/api/admin/error-log", ""},
+		{http.MethodGet, "/orders", ""},
+		{http.MethodGet, "/metrics", ""},
+		{http.MethodGet, "/healthz", ""},
+	} {
+		for _, host := range []string{"evil.example", "evil.example:8080", "localhost.evil.example"} {
+			a := send(r.method, r.target, host, r.body)
+			if a.status != http.StatusMisdirectedRequest || a.ctype != "application/problem+json" {
+				t.Errorf("%s %s for host %s: %d %s, want 421 problem JSON", r.method, r.target, host, a.status, a.ctype)
+			}
+		}
+	}
+	if len(log.replays) != 0 {
+		t.Errorf("a request for another host replayed the error log: %v", log.replays)
+	}
+	for _, host := range []string{"localhost", "localhost:8080", "127.0.0.1:8080", "[::1]:8080", "LOCALHOST"} {
+		if a := send(http.MethodGet, "/api/admin/error-log", host, ""); a.status != http.StatusOK {
+			t.Errorf("GET /api/admin/error-log for host %s: %d %s", host, a.status, a.body)
+		}
+	}
+}
+
+func TestDefaultHostsAreLoopbackAndTheListenAddress(t *testing.T) {
+	for _, c := range []struct {
+		addr string
+		want []string
+	}{
+		{"127.0.0.1:8080", []string{"localhost", "127.0.0.1", "::1"}},
+		{":8080", []string{"localhost", "127.0.0.1", "::1"}},
+		{"0.0.0.0:8080", []string{"localhost", "127.0.0.1", "::1"}},
+		{"[::]:8080", []string{"localhost", "127.0.0.1", "::1"}},
+		{"192.168.1.5:8080", []string{"localhost", "127.0.0.1", "::1", "192.168.1.5"}},
+		{"[fe80::1]:8080", []string{"localhost", "127.0.0.1", "::1", "fe80::1"}},
+		{"shop.example:80", []string{"localhost", "127.0.0.1", "::1", "shop.example"}},
+	} {
+		if got := DefaultHosts(c.addr); !slices.Equal(got, c.want) {
+			t.Errorf("DefaultHosts(%q) = %q, want %q", c.addr, got, c.want)
+		}
+	}
 }

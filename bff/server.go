@@ -45,6 +45,12 @@ type Config struct {
 	// Metrics is the process's registry that GET /metrics serves and
 	// that counts the responses; nil gives the BFF one of its own.
 	Metrics *metrics.Registry
+	// Hosts are the host names and addresses the server answers to, by
+	// the request's Host (its port ignored): anything else is a 421
+	// problem, so that a site whose name is made to resolve to this
+	// machine (DNS rebinding) gets nothing. Empty means LoopbackHosts;
+	// AnyHost answers any host.
+	Hosts []string
 }
 
 // ContentSecurityPolicy is the policy every response carries: scripts,
@@ -99,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}, hosts: newHostSet(cfg.Hosts)}
 	s.writes, s.live = newWrites(writeTTL, maxWrites), defaultLiveTiming(cfg.WriteTimeout)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "staircase",
@@ -125,8 +131,9 @@ func (s *Server) routes() {
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		s.log.ErrorContext(c.UserContext(), "panic", "method", c.Method(), "path", c.Path(), "panic", e)
 	}}))
-	app.Use(s.refuseEncodedBodies) // before anything reads a body
-	app.Use(requestid.New())
+	app.Use(dropBadRequestID, requestid.New())
+	// guard.go: before anything answers, or reads a body.
+	app.Use(s.checkHost, s.refuseEncodedBodies)
 	s.metricsRoutes(app)
 	app.Use(s.accessLog)
 	app.Use(helmet.New(helmet.Config{

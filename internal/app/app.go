@@ -60,6 +60,10 @@ type Config struct {
 	// ProjectorRetries is how often stage 3's projector retries an event
 	// before parking it in the error log; 0 gives stage 3's default.
 	ProjectorRetries int
+	// AllowedHosts are the host names the app answers to (the request's
+	// Host, port ignored); empty gives bff.DefaultHosts(Addr): loopback,
+	// and Addr's host when it is a specific address.
+	AllowedHosts []string
 }
 
 func (c *Config) setDefaults() {
@@ -72,6 +76,14 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+}
+
+// hosts are the host names the app answers to.
+func (c Config) hosts() []string {
+	if len(c.AllowedHosts) > 0 {
+		return c.AllowedHosts
+	}
+	return bff.DefaultHosts(c.Addr)
 }
 
 // Validate checks the config.
@@ -219,6 +231,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Descriptions: Descriptions(),
 		Source:       cfg.Source,
 		Metrics:      a.Metrics,
+		Hosts:        cfg.hosts(),
 	})
 	if err != nil {
 		return nil, err
