@@ -181,3 +181,30 @@ func TestDefaultHostsAreLoopbackAndTheListenAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyAWellFormedRequestIDIsKept(t *testing.T) {
+	calls := 0
+	s := newBodyServer(t, &calls)
+	idFor := func(sent string) string {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		req.Header.Set("X-Request-Id", sent)
+		resp, err := s.App().Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Request-Id")
+	}
+	for _, good := range []string{"abc-123", "req_1.2", strings.Repeat("a", 64)} {
+		if got := idFor(good); got != good {
+			t.Errorf("request ID %q came back as %q", good, got)
+		}
+	}
+	for _, bad := range []string{strings.Repeat("a", 65), "<script>alert(1)</script>", "a b", `"quoted"`, "ü", "x;y=1"} {
+		got := idFor(bad)
+		if got == bad || got == "" || !goodRequestID(got) {
+			t.Errorf("request ID %q came back as %q, want a new one", bad, got)
+		}
+	}
+}
