@@ -71,7 +71,7 @@ func (s *Server) rebuilder() (int, Rebuilder) {
 }
 
 func (s *Server) rebuildRoutes(r fiber.Router) {
-	r.Post("/architecture/rebuild", s.startRebuild)
+	r.Post("/architecture/rebuild", s.requireAdmin, s.startRebuild)
 	r.Get("/rebuild", s.rebuildPage)
 	r.Get("/rebuild/events", s.rebuildEvents)
 }

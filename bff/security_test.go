@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -102,10 +103,14 @@ func TestAnEncodedBodyIsRefusedBeforeItIsInflated(t *testing.T) {
 }
 
 // testConfig is cfg for servers answered through App().Test, whose
-// requests name the host example.com.
+// requests name the host example.com and come from 0.0.0.0, taken here
+// for a client on this machine.
 func testConfig(cfg Config) Config {
 	if cfg.Hosts == nil {
 		cfg.Hosts = append(slices.Clone(LoopbackHosts), "example.com")
+	}
+	if cfg.isLocal == nil {
+		cfg.isLocal = func(ip net.IP) bool { return ip.IsLoopback() || ip.IsUnspecified() }
 	}
 	return cfg
 }
@@ -157,8 +162,11 @@ func TestOnlyTheServersOwnHostNamesAreAnswered(t *testing.T) {
 		t.Errorf("a request for another host replayed the error log: %v", log.replays)
 	}
 	for _, host := range []string{"localhost", "localhost:8080", "127.0.0.1:8080", "[::1]:8080", "LOCALHOST"} {
-		if a := send(http.MethodGet, "/api/admin/error-log", host, ""); a.status != http.StatusOK {
-			t.Errorf("GET /api/admin/error-log for host %s: %d %s", host, a.status, a.body)
+		if a := send(http.MethodGet, "/api/admin/stage", host, ""); a.status != http.StatusForbidden || !strings.Contains(string(a.body), "machine") {
+			t.Errorf("GET /api/admin/stage for host %s: %d %s, want the admin API's own refusal", host, a.status, a.body)
+		}
+		if a := send(http.MethodGet, "/healthz", host, ""); a.status != http.StatusOK {
+			t.Errorf("GET /healthz for host %s: %d %s", host, a.status, a.body)
 		}
 	}
 }

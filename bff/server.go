@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,6 +52,21 @@ type Config struct {
 	// machine (DNS rebinding) gets nothing. Empty means LoopbackHosts;
 	// AnyHost answers any host.
 	Hosts []string
+	// AdminToken, when set, locks the admin actions (the stage switch,
+	// rebuilds, the error log and the rest of /api/admin): the API needs
+	// it as a bearer token, the pages a sign-in with it. Empty leaves
+	// them open to clients on this machine only.
+	AdminToken string
+	// APITokens, when any, lock the JSON APIs: each request needs a
+	// bearer token with its scope (queries ScopeOrdersRead, commands and
+	// other unsafe requests ScopeOrdersWrite, /api/admin ScopeAdmin). The
+	// admin token holds every scope.
+	APITokens []APIToken
+
+	// isLocal tells whether a client address is on this machine, for
+	// admin actions without a token; nil means a loopback address. Tests
+	// through App().Test, whose client is 0.0.0.0, set it.
+	isLocal func(net.IP) bool
 }
 
 // ContentSecurityPolicy is the policy every response carries: scripts,
@@ -74,6 +90,8 @@ type Server struct {
 	sides *metrics.CounterVec
 	// hosts are the Host names answered (guard.go); nil answers any.
 	hosts hostSet
+	// access holds the tokens (auth.go).
+	access *access
 }
 
 const (
@@ -105,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}, hosts: newHostSet(cfg.Hosts)}
+	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}, hosts: newHostSet(cfg.Hosts), access: newAccess(cfg)}
 	s.writes, s.live = newWrites(writeTTL, maxWrites), defaultLiveTiming(cfg.WriteTimeout)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "staircase",
@@ -155,7 +173,7 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(web.Static), PathPrefix: "static", MaxAge: 3600}))
 
-	api := app.Group("/api", s.apiGuard)
+	api := app.Group("/api", s.apiGuard, s.authorizeAPI)
 	s.stageAPIRoutes(api) // before the rest of the admin API and the stage's API
 	s.adminAPIRoutes(api) // before the stage's API: it answers in every stage
 	api.All("/*", s.fenceWrites, s.dispatchAPI)
@@ -171,6 +189,7 @@ func (s *Server) routes() {
 			return fiber.NewError(http.StatusForbidden, "This form has expired. Reload the page and try again.")
 		},
 	}))
+	s.signInRoutes(ui)
 	s.pageRoutes(ui)
 	s.liveRoutes(ui)
 	s.rebuildRoutes(ui)

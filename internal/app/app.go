@@ -64,6 +64,11 @@ type Config struct {
 	// Host, port ignored); empty gives bff.DefaultHosts(Addr): loopback,
 	// and Addr's host when it is a specific address.
 	AllowedHosts []string
+	// AdminToken locks the admin actions behind a token (bff.Config);
+	// empty leaves them to clients on this machine.
+	AdminToken string
+	// APITokens lock the JSON APIs behind scoped bearer tokens.
+	APITokens []bff.APIToken
 }
 
 func (c *Config) setDefaults() {
@@ -84,6 +89,27 @@ func (c Config) hosts() []string {
 		return c.AllowedHosts
 	}
 	return bff.DefaultHosts(c.Addr)
+}
+
+// Exposure says what a server on Addr leaves open beyond this machine,
+// for serve to warn about at start.
+func (c Config) Exposure() []string {
+	var out []string
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || ip != nil && ip.IsLoopback()
+	if !loopback && c.AdminToken == "" {
+		out = append(out, "listening beyond this machine with no --admin-token: admin actions (stage switch, rebuild, error log) "+
+			"are refused to other machines, and behind a proxy on this machine every client would count as local; set --admin-token")
+	}
+	if (host == "" || ip != nil && ip.IsUnspecified()) && len(c.AllowedHosts) == 0 {
+		out = append(out, "listening on every interface but answering only for localhost, 127.0.0.1 and [::1]: "+
+			"set --allowed-hosts to the names and addresses clients use")
+	}
+	return out
 }
 
 // Validate checks the config.
@@ -232,6 +258,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Source:       cfg.Source,
 		Metrics:      a.Metrics,
 		Hosts:        cfg.hosts(),
+		AdminToken:   cfg.AdminToken,
+		APITokens:    cfg.APITokens,
 	})
 	if err != nil {
 		return nil, err
@@ -283,6 +311,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Run listens on the configured address and serves until ctx ends.
 func (a *App) Run(ctx context.Context) error {
+	for _, w := range a.cfg.Exposure() {
+		a.cfg.Logger.Warn(w, "addr", a.cfg.Addr)
+	}
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return err
