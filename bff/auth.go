@@ -174,7 +174,7 @@ func scopeFor(method, path string) Scope {
 }
 
 var (
-	errNoToken = fiber.NewError(http.StatusUnauthorized, "send a token this server knows as Authorization: Bearer <token>")
+	errNoToken      = fiber.NewError(http.StatusUnauthorized, "send a token this server knows as Authorization: Bearer <token>")
 	errAdminIsLocal = fiber.NewError(http.StatusForbidden,
 		"admin actions are open only on the machine the app runs on; start it with --admin-token to allow them from elsewhere")
 )
