@@ -180,6 +180,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		func(v string) error { cfg.AllowedHosts = commaList(v); return nil })
 	cfg.AllowedHosts = commaList(os.Getenv("STAIRCASE_ALLOWED_HOSTS"))
 	fs.StringVar(&cfg.AdminToken, "admin-token", env("STAIRCASE_ADMIN_TOKEN", ""), "lock the admin actions (stage switch, rebuild, error log, /api/admin) behind this token: a bearer token on the API, a sign-in in the browser; empty leaves them to clients on this machine (env STAIRCASE_ADMIN_TOKEN, which ps does not show)")
+	rate, err := strconv.Atoi(env("STAIRCASE_RATE_LIMIT", "0"))
+	if err != nil {
+		return fmt.Errorf("STAIRCASE_RATE_LIMIT: %w", err)
+	}
+	fs.IntVar(&cfg.RateLimit, "rate-limit", rate, "cap each client address's JSON API requests a second, answering 429 with Retry-After beyond; 0 sets no cap (env STAIRCASE_RATE_LIMIT)")
 	apiTokens := fs.String("api-tokens", env("STAIRCASE_API_TOKENS", ""), "lock the JSON APIs behind bearer tokens: token:scope+scope,… with scopes orders:read, orders:write, admin; @FILE reads them from a file, one or more a line (env STAIRCASE_API_TOKENS)")
 	commonFlags(fs, &cfg)
 	words, err := parseInterspersed(fs, args)

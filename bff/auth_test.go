@@ -324,3 +324,36 @@ func TestParseAPITokens(t *testing.T) {
 		t.Errorf("empty: %v, %v", got, err)
 	}
 }
+
+func TestTheRateLimitRefusesTheJSONAPIsBeyondItsRate(t *testing.T) {
+	calls := 0
+	s := newAuthServer(t, Config{RateLimit: 2}, testEntries(), &calls, true)
+	refused := 0
+	for i := 0; i < 6; i++ {
+		req := httptest.NewRequest(http.MethodGet, "/api/queries/dashboard", nil)
+		resp, err := s.App().Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+		case http.StatusTooManyRequests:
+			refused++
+			if resp.Header.Get("Retry-After") == "" || resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("429 with Retry-After %q, %s", resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"))
+			}
+		default:
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if refused == 0 || calls+refused != 6 {
+		t.Errorf("6 requests at a limit of 2/s: %d refused, %d reached the stage", refused, calls)
+	}
+	// The pages are not limited.
+	for i := 0; i < 6; i++ {
+		if a := call(t, s, http.MethodGet, "/healthz", "", ""); a.status != http.StatusOK {
+			t.Fatalf("healthz: %d", a.status)
+		}
+	}
+}

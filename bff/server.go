@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/csrf"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
@@ -62,6 +63,10 @@ type Config struct {
 	// other unsafe requests ScopeOrdersWrite, /api/admin ScopeAdmin). The
 	// admin token holds every scope.
 	APITokens []APIToken
+	// RateLimit caps the JSON API requests of each client address per
+	// second: beyond it a 429 problem with Retry-After. Zero, the
+	// default, sets no cap.
+	RateLimit int
 
 	// isLocal tells whether a client address is on this machine, for
 	// admin actions without a token; nil means a loopback address. Tests
@@ -173,7 +178,7 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(web.Static), PathPrefix: "static", MaxAge: 3600}))
 
-	api := app.Group("/api", s.apiGuard, s.authorizeAPI)
+	api := app.Group("/api", s.rateLimit(), s.apiGuard, s.authorizeAPI)
 	s.stageAPIRoutes(api) // before the rest of the admin API and the stage's API
 	s.adminAPIRoutes(api) // before the stage's API: it answers in every stage
 	api.All("/*", s.fenceWrites, s.dispatchAPI)
@@ -196,6 +201,23 @@ func (s *Server) routes() {
 	app.Use(func(c *fiber.Ctx) error {
 		unrouted(c)
 		return fiber.ErrNotFound
+	})
+}
+
+// rateLimit caps each client's JSON API requests at Config.RateLimit a
+// second; it lets all through at 0.
+func (s *Server) rateLimit() fiber.Handler {
+	if s.cfg.RateLimit <= 0 {
+		return func(c *fiber.Ctx) error { return c.Next() }
+	}
+	return limiter.New(limiter.Config{
+		Max:          s.cfg.RateLimit,
+		Expiration:   time.Second,
+		KeyGenerator: func(c *fiber.Ctx) string { return c.IP() },
+		LimitReached: func(c *fiber.Ctx) error {
+			// The limiter has set Retry-After.
+			return fiber.NewError(http.StatusTooManyRequests, "too many requests from this address: at most "+strconv.Itoa(s.cfg.RateLimit)+" a second")
+		},
 	})
 }
 

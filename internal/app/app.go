@@ -69,6 +69,8 @@ type Config struct {
 	AdminToken string
 	// APITokens lock the JSON APIs behind scoped bearer tokens.
 	APITokens []bff.APIToken
+	// RateLimit caps each client's JSON API requests a second; 0 is none.
+	RateLimit int
 }
 
 func (c *Config) setDefaults() {
@@ -120,6 +122,9 @@ func (c Config) Validate() error {
 	}
 	if c.NATSListen != "" && c.NATSURL != "" {
 		errs = append(errs, errors.New("--nats-listen opens the embedded NATS to other processes; with --nats-url there is no embedded NATS"))
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("rate limit must be 0 (none) or more, not %d", c.RateLimit))
 	}
 	if c.CommandBus != "" && c.CommandBus != stage3.CommandBusSync && c.CommandBus != stage3.CommandBusAsync {
 		errs = append(errs, fmt.Errorf("command bus must be %s or %s, not %q", stage3.CommandBusSync, stage3.CommandBusAsync, c.CommandBus))
@@ -260,6 +265,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Hosts:        cfg.hosts(),
 		AdminToken:   cfg.AdminToken,
 		APITokens:    cfg.APITokens,
+		RateLimit:    cfg.RateLimit,
 	})
 	if err != nil {
 		return nil, err
