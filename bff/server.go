@@ -97,6 +97,9 @@ type Server struct {
 	hosts hostSet
 	// access holds the tokens (auth.go).
 	access *access
+	// changes and streams feed and bound the live streams (changes.go).
+	changes *changeHub
+	streams *streamCounts
 }
 
 const (
@@ -128,7 +131,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}, hosts: newHostSet(cfg.Hosts), access: newAccess(cfg)}
+	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}, hosts: newHostSet(cfg.Hosts), access: newAccess(cfg),
+		changes: newChangeHub(), streams: &streamCounts{}}
+	for _, n := range cfg.Switch.Numbers() {
+		if cn, ok := cfg.Switch.stages[n].(ChangeNotifier); ok {
+			cn.NotifyChanges(s.changes.publish)
+		}
+	}
 	s.writes, s.live = newWrites(writeTTL, maxWrites), defaultLiveTiming(cfg.WriteTimeout)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "staircase",
