@@ -14,10 +14,12 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/uptrace/bun/migrate"
 
+	"github.com/staircase/staircase/bff"
 	"github.com/staircase/staircase/internal/app"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/migrations"
@@ -88,6 +90,36 @@ func env(name, def string) string {
 	return def
 }
 
+// readAPITokens parses --api-tokens: the list itself, or @FILE holding it
+// with commas or newlines between tokens and # comments.
+func readAPITokens(spec string) ([]bff.APIToken, error) {
+	if name, ok := strings.CutPrefix(spec, "@"); ok {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		var items []string
+		for _, line := range strings.Split(string(raw), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				items = append(items, line)
+			}
+		}
+		spec = strings.Join(items, ",")
+	}
+	return bff.ParseAPITokens(spec)
+}
+
+// commaList splits a comma-separated list, leaving out empty items.
+func commaList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
 // parseInterspersed parses flags before, between and after the words, so
 // that `migrate up --data-dir X` works as well as `migrate --data-dir X up`
 // (the flag package alone stops at the first word and leaves the rest
@@ -144,6 +176,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// Several Staircases sharing one NATS server (tests, demos) keep their
 	// streams apart with a prefix; a deployment leaves it empty.
 	cfg.BusNamespace = env("STAIRCASE_BUS_NAMESPACE", "")
+	fs.Func("allowed-hosts", "comma-separated host names and addresses the app answers to (the request's Host, any port; * for any); default: localhost, 127.0.0.1, [::1] and the host of --addr when it is a specific address (env STAIRCASE_ALLOWED_HOSTS)",
+		func(v string) error { cfg.AllowedHosts = commaList(v); return nil })
+	cfg.AllowedHosts = commaList(os.Getenv("STAIRCASE_ALLOWED_HOSTS"))
+	fs.StringVar(&cfg.AdminToken, "admin-token", env("STAIRCASE_ADMIN_TOKEN", ""), "lock the admin actions (stage switch, rebuild, error log, /api/admin) behind this token: a bearer token on the API, a sign-in in the browser; empty leaves them to clients on this machine (env STAIRCASE_ADMIN_TOKEN, which ps does not show)")
+	rate, err := strconv.Atoi(env("STAIRCASE_RATE_LIMIT", "0"))
+	if err != nil {
+		return fmt.Errorf("STAIRCASE_RATE_LIMIT: %w", err)
+	}
+	fs.IntVar(&cfg.RateLimit, "rate-limit", rate, "cap each client address's JSON API requests a second, answering 429 with Retry-After beyond; 0 sets no cap (env STAIRCASE_RATE_LIMIT)")
+	apiTokens := fs.String("api-tokens", env("STAIRCASE_API_TOKENS", ""), "lock the JSON APIs behind bearer tokens: token:scope+scope,… with scopes orders:read, orders:write, admin; @FILE reads them from a file, one or more a line (env STAIRCASE_API_TOKENS)")
 	commonFlags(fs, &cfg)
 	words, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -151,6 +193,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if err := noWords(fs, words); err != nil {
 		return err
+	}
+	if cfg.APITokens, err = readAPITokens(*apiTokens); err != nil {
+		return fmt.Errorf("--api-tokens: %w", err)
 	}
 	if cfg.CommandBus != "sync" && cfg.CommandBus != "async" {
 		return fmt.Errorf("--command-bus must be sync or async, not %q", cfg.CommandBus)

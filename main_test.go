@@ -63,3 +63,23 @@ func TestFlagsWorkWhereverTheyAreTyped(t *testing.T) {
 		})
 	}
 }
+
+func TestAPITokensComeFromTheFlagOrAFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte("# readers\nr1:orders:read\n\nw1:orders:write+orders:read, a1:admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAPITokens("@" + file)
+	if err != nil || len(got) != 3 || got[0].Token != "r1" || got[2].Token != "a1" || len(got[1].Scopes) != 2 {
+		t.Fatalf("from a file: %+v, %v", got, err)
+	}
+	if got, err := readAPITokens("r1:orders:read"); err != nil || len(got) != 1 {
+		t.Fatalf("from the flag: %+v, %v", got, err)
+	}
+	if _, err := readAPITokens("r1:orders:delete"); err == nil {
+		t.Error("an unknown scope was accepted")
+	}
+	if _, err := readAPITokens("@" + file + ".missing"); err == nil {
+		t.Error("a missing file was accepted")
+	}
+}

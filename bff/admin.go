@@ -232,13 +232,15 @@ func parseEntryID(s string) (int64, error) {
 // adminPageRoutes mounts the error log page: the list (filter status), an
 // entry's detail, replays posted from either, and the count badge the
 // architecture page loads.
+//
+// The badge, a count, is open to all; the rest is an admin's (auth.go).
 func (s *Server) adminPageRoutes(r fiber.Router) {
-	r.Get("/admin/error-log", s.errorLogPage)
-	r.Post("/admin/error-log", s.errorLogReplay)
 	r.Get("/admin/error-log/badge", s.errorLogBadge)
-	r.Get("/admin/error-log/:id<int>", s.errorEntryPage)
-	r.Post("/admin/error-log/:id<int>", s.errorEntryReplay)
-	r.Post("/admin/error-log/:id<int>/discard", s.errorEntryDiscard)
+	r.Get("/admin/error-log", s.requireAdmin, s.errorLogPage)
+	r.Post("/admin/error-log", s.requireAdmin, s.errorLogReplay)
+	r.Get("/admin/error-log/:id<int>", s.requireAdmin, s.errorEntryPage)
+	r.Post("/admin/error-log/:id<int>", s.requireAdmin, s.errorEntryReplay)
+	r.Post("/admin/error-log/:id<int>/discard", s.requireAdmin, s.errorEntryDiscard)
 }
 
 // errorLogView builds the list page's view for the status filter status.

@@ -40,7 +40,7 @@ func newTestServer(t *testing.T, active int, src fs.FS) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Switch: sw, Descriptions: Infos, Source: src, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(testConfig(Config{Switch: sw, Descriptions: Infos, Source: src, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	if err != nil {
 		t.Fatal(err)
 	}

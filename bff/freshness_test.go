@@ -131,7 +131,7 @@ func newLagServer(t *testing.T, st Stage) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Switch: sw, Descriptions: Infos, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(testConfig(Config{Switch: sw, Descriptions: Infos, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	if err != nil {
 		t.Fatal(err)
 	}

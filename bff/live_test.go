@@ -65,7 +65,7 @@ func newLiveServer(t *testing.T, active int, reg *metrics.Registry) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Switch: sw, Descriptions: Infos, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(testConfig(Config{Switch: sw, Descriptions: Infos, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func (s *Server) pageRoutes(r fiber.Router) {
 	r.Get("/architecture", s.architecturePage)
 	r.Get("/architecture/source", s.sourcePage)
 	r.Get("/architecture/live", s.architectureLive)
-	r.Post("/stage", s.switchStage)
+	r.Post("/stage", s.requireAdmin, s.switchStage)
 	s.adminPageRoutes(r)
 }
 

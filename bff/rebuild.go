@@ -71,7 +71,7 @@ func (s *Server) rebuilder() (int, Rebuilder) {
 }
 
 func (s *Server) rebuildRoutes(r fiber.Router) {
-	r.Post("/architecture/rebuild", s.startRebuild)
+	r.Post("/architecture/rebuild", s.requireAdmin, s.startRebuild)
 	r.Get("/rebuild", s.rebuildPage)
 	r.Get("/rebuild/events", s.rebuildEvents)
 }
@@ -320,12 +320,17 @@ func (s *Server) rebuildEvents(c *fiber.Ctx) error {
 	if j == nil {
 		return fiber.NewError(http.StatusNotFound, "no such rebuild")
 	}
+	client, streams := c.IP(), s.streams
+	if !streams.acquire(client) {
+		return fiber.NewError(http.StatusTooManyRequests, "this address has "+strconv.Itoa(maxStreamsPerClient)+" live streams open already; close one first")
+	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no")
 	shutdown := c.Context().Done()
 	timing, log := s.live, s.log
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer streams.release(client)
 		ctx := context.Background()
 		end := time.NewTimer(timing.lifetime)
 		defer end.Stop()

@@ -76,7 +76,7 @@ func newRebuildServer(t *testing.T, st *rebuildStage) (*Server, *rebuildClient) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Switch: sw, Descriptions: Infos, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(testConfig(Config{Switch: sw, Descriptions: Infos, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	if err != nil {
 		t.Fatal(err)
 	}

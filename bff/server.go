@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/csrf"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
@@ -45,6 +47,31 @@ type Config struct {
 	// Metrics is the process's registry that GET /metrics serves and
 	// that counts the responses; nil gives the BFF one of its own.
 	Metrics *metrics.Registry
+	// Hosts are the host names and addresses the server answers to, by
+	// the request's Host (its port ignored): anything else is a 421
+	// problem, so that a site whose name is made to resolve to this
+	// machine (DNS rebinding) gets nothing. Empty means LoopbackHosts;
+	// AnyHost answers any host.
+	Hosts []string
+	// AdminToken, when set, locks the admin actions (the stage switch,
+	// rebuilds, the error log and the rest of /api/admin): the API needs
+	// it as a bearer token, the pages a sign-in with it. Empty leaves
+	// them open to clients on this machine only.
+	AdminToken string
+	// APITokens, when any, lock the JSON APIs: each request needs a
+	// bearer token with its scope (queries ScopeOrdersRead, commands and
+	// other unsafe requests ScopeOrdersWrite, /api/admin ScopeAdmin). The
+	// admin token holds every scope.
+	APITokens []APIToken
+	// RateLimit caps the JSON API requests of each client address per
+	// second: beyond it a 429 problem with Retry-After. Zero, the
+	// default, sets no cap.
+	RateLimit int
+
+	// isLocal tells whether a client address is on this machine, for
+	// admin actions without a token; nil means a loopback address. Tests
+	// through App().Test, whose client is 0.0.0.0, set it.
+	isLocal func(net.IP) bool
 }
 
 // ContentSecurityPolicy is the policy every response carries: scripts,
@@ -66,6 +93,13 @@ type Server struct {
 	rebuilds rebuildJobs
 	// sides counts the requests that are commands or queries (live.go).
 	sides *metrics.CounterVec
+	// hosts are the Host names answered (guard.go); nil answers any.
+	hosts hostSet
+	// access holds the tokens (auth.go).
+	access *access
+	// changes and streams feed and bound the live streams (changes.go).
+	changes *changeHub
+	streams *streamCounts
 }
 
 const (
@@ -97,7 +131,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}, hosts: newHostSet(cfg.Hosts), access: newAccess(cfg),
+		changes: newChangeHub(), streams: &streamCounts{}}
+	for _, n := range cfg.Switch.Numbers() {
+		if cn, ok := cfg.Switch.stages[n].(ChangeNotifier); ok {
+			cn.NotifyChanges(s.changes.publish)
+		}
+	}
 	s.writes, s.live = newWrites(writeTTL, maxWrites), defaultLiveTiming(cfg.WriteTimeout)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "staircase",
@@ -123,7 +163,9 @@ func (s *Server) routes() {
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		s.log.ErrorContext(c.UserContext(), "panic", "method", c.Method(), "path", c.Path(), "panic", e)
 	}}))
-	app.Use(requestid.New())
+	app.Use(dropBadRequestID, requestid.New())
+	// guard.go: before anything answers, or reads a body.
+	app.Use(s.checkHost, s.refuseEncodedBodies)
 	s.metricsRoutes(app)
 	app.Use(s.accessLog)
 	app.Use(helmet.New(helmet.Config{
@@ -145,7 +187,7 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(web.Static), PathPrefix: "static", MaxAge: 3600}))
 
-	api := app.Group("/api", s.apiGuard)
+	api := app.Group("/api", s.rateLimit(), s.apiGuard, s.authorizeAPI)
 	s.stageAPIRoutes(api) // before the rest of the admin API and the stage's API
 	s.adminAPIRoutes(api) // before the stage's API: it answers in every stage
 	api.All("/*", s.fenceWrites, s.dispatchAPI)
@@ -161,12 +203,30 @@ func (s *Server) routes() {
 			return fiber.NewError(http.StatusForbidden, "This form has expired. Reload the page and try again.")
 		},
 	}))
+	s.signInRoutes(ui)
 	s.pageRoutes(ui)
 	s.liveRoutes(ui)
 	s.rebuildRoutes(ui)
 	app.Use(func(c *fiber.Ctx) error {
 		unrouted(c)
 		return fiber.ErrNotFound
+	})
+}
+
+// rateLimit caps each client's JSON API requests at Config.RateLimit a
+// second; it lets all through at 0.
+func (s *Server) rateLimit() fiber.Handler {
+	if s.cfg.RateLimit <= 0 {
+		return func(c *fiber.Ctx) error { return c.Next() }
+	}
+	return limiter.New(limiter.Config{
+		Max:          s.cfg.RateLimit,
+		Expiration:   time.Second,
+		KeyGenerator: func(c *fiber.Ctx) string { return c.IP() },
+		LimitReached: func(c *fiber.Ctx) error {
+			// The limiter has set Retry-After.
+			return fiber.NewError(http.StatusTooManyRequests, "too many requests from this address: at most "+strconv.Itoa(s.cfg.RateLimit)+" a second")
+		},
 	})
 }
 

@@ -19,17 +19,27 @@ import (
 
 // Live updates: a page that shows an order older than what the UI wrote
 // (freshness.go) connects to one of these server-sent event streams, which
-// polls the active stage's read side for the watched orders and sends each
-// order's fresh fragment as the event "order-<id>" once the read side has
-// the version written. htmx's SSE extension swaps it in (sse-swap,
-// outerHTML). When every watched order has caught up the stream sends
-// "done", which the page's sse-close turns into closing the connection; a
-// stream that reaches its lifetime just ends, and the browser reconnects.
+// sends each watched order's fresh fragment as the event "order-<id>" once
+// the active stage's read side has the version written. htmx's SSE
+// extension swaps it in (sse-swap, outerHTML). When every watched order has
+// caught up the stream sends "done", which the page's sse-close turns into
+// closing the connection; a stream that reaches its lifetime just ends, and
+// the browser reconnects.
+//
+// A stream looks at the read side when it starts, and then when the stage
+// says a watched order changed (ChangeNotifier), so that waiting streams
+// cost nothing; it looks again now and then in case it missed something
+// (a change applied by another process). A stage that says nothing is
+// polled, once a second.
 
 // liveTiming paces the streams.
 type liveTiming struct {
-	// poll is how often the read side is asked.
+	// poll is how often the read side of a stage that does not say what
+	// changed is asked.
 	poll time.Duration
+	// resync is how often a stream asks a stage that says what changed,
+	// in case it missed a change.
+	resync time.Duration
 	// lifetime bounds a stream: it must end before the server's write
 	// timeout cuts it, and a bounded stream keeps a shutdown short.
 	lifetime time.Duration
@@ -47,7 +57,7 @@ func defaultLiveTiming(writeTimeout time.Duration) liveTiming {
 	if limit := writeTimeout * 3 / 4; limit < life {
 		life = limit
 	}
-	return liveTiming{poll: 100 * time.Millisecond, lifetime: life, heartbeat: 10 * time.Second, retry: time.Second}
+	return liveTiming{poll: time.Second, resync: 10 * time.Second, lifetime: life, heartbeat: 10 * time.Second, retry: time.Second}
 }
 
 func (s *Server) liveRoutes(r fiber.Router) {
@@ -119,35 +129,62 @@ func tokenOf(c *fiber.Ctx) string {
 // Everything the stream needs is taken from c before it starts: the
 // fiber.Ctx is recycled when the handler returns, before the body streams.
 func (s *Server) stream(c *fiber.Ctx, st Queries, watches []watch, render func(context.Context, order.ID) (string, error)) error {
+	client := c.IP()
+	if !s.streams.acquire(client) {
+		return fiber.NewError(http.StatusTooManyRequests, "this address has "+strconv.Itoa(maxStreamsPerClient)+" live streams open already; close one first")
+	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no") // a proxy must not buffer the events
 	// Closed when the server shuts down: open streams end at once instead
 	// of holding the graceful shutdown for their lifetime.
 	shutdown := c.Context().Done()
-	timing, log, forget := s.live, s.log, s.writes.forget
+	timing, log, forget, streams := s.live, s.log, s.writes.forget, s.streams
+	// Subscribed before the first look, so that no change falls between.
+	var wake <-chan struct{}
+	var sub *changeSub
+	every := timing.poll
+	if _, ok := st.(ChangeNotifier); ok {
+		ids := make([]order.ID, len(watches))
+		for i, wt := range watches {
+			ids[i] = wt.id
+		}
+		sub = s.changes.subscribe(ids)
+		wake, every = sub.wake, timing.resync
+	}
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer streams.release(client)
+		if sub != nil {
+			defer sub.close()
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		end := time.NewTimer(timing.lifetime)
 		defer end.Stop()
-		poll := time.NewTicker(timing.poll)
+		poll := time.NewTicker(every)
 		defer poll.Stop()
 		beat := time.NewTicker(timing.heartbeat)
 		defer beat.Stop()
 		if writeEvent(w, "", "", timing.retry) != nil {
 			return
 		}
-		for polls := 1; ; polls++ {
+		// look sends the watched orders in only (nil: all) whose read side
+		// has caught up, and keeps the others; it reports false when the
+		// browser went away.
+		look := func(only map[order.ID]bool, checkRejection bool) bool {
 			left := watches[:0]
 			for _, wt := range watches {
+				if only != nil && !only[wt.id] {
+					left = append(left, wt)
+					continue
+				}
 				got, err := readVersion(ctx, st, wt.id)
 				if err != nil {
 					log.WarnContext(ctx, "live: read an order's version", "order", wt.id, "err", err)
 					left = append(left, wt)
 					continue
 				}
-				if got < wt.version && !(polls%rejectionEvery == 0 && rejected(ctx, st, wt.id)) {
+				if got < wt.version && !(checkRejection && rejected(ctx, st, wt.id)) {
 					left = append(left, wt)
 					continue
 				}
@@ -164,10 +201,14 @@ func (s *Server) stream(c *fiber.Ctx, st Queries, watches []watch, render func(c
 					continue
 				}
 				if writeEvent(w, liveEvent(wt.id), html, 0) != nil {
-					return // the browser went away
+					return false
 				}
 			}
 			watches = left
+			return true
+		}
+		ok := look(nil, false)
+		for polls := 1; ok; polls++ {
 			if len(watches) == 0 {
 				_ = writeEvent(w, "done", "caught up", 0)
 				return
@@ -181,7 +222,11 @@ func (s *Server) stream(c *fiber.Ctx, st Queries, watches []watch, render func(c
 				if _, err := w.WriteString(": still waiting\n\n"); err != nil || w.Flush() != nil {
 					return
 				}
+			case <-wake:
+				// A change the stage told of may be a rejection, too.
+				ok = look(sub.take(), true)
 			case <-poll.C:
+				ok = look(nil, sub != nil || polls%rejectionEvery == 0)
 			}
 		}
 	})
@@ -190,7 +235,7 @@ func (s *Server) stream(c *fiber.Ctx, st Queries, watches []watch, render func(c
 
 // rejectionEvery is how many polls pass between looks for a rejected
 // write: reading an order's detail costs more than its version.
-const rejectionEvery = 10
+const rejectionEvery = 2
 
 // rejected tells whether the order's newest write was a queued command
 // rejected after it was accepted (order.Detail.Rejection).

@@ -44,7 +44,7 @@ func TestARequestFinishesOnTheStageItStartedOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Switch: sw, Descriptions: Infos})
+	srv, err := New(testConfig(Config{Switch: sw, Descriptions: Infos}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,12 +100,12 @@ func TestHealthzSaysTheProcessServesAndReadyzWhetherTheStageCan(t *testing.T) {
 		t.Fatal(err)
 	}
 	down := true
-	srv, err := New(Config{Switch: sw, Descriptions: Infos, Health: func(context.Context) error {
+	srv, err := New(testConfig(Config{Switch: sw, Descriptions: Infos, Health: func(context.Context) error {
 		if down {
 			return io.ErrUnexpectedEOF
 		}
 		return nil
-	}})
+	}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestReadyzIsDegradedWhileTheStageCanServeAndUnavailableWhenItCannot(t *test
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv, err := New(Config{Switch: sw, Descriptions: Infos})
+			srv, err := New(testConfig(Config{Switch: sw, Descriptions: Infos}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -225,7 +225,7 @@ func TestWritesWaitAtTheFenceWhileAStageIsEnteredAndRunOnTheNewStage(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Switch: sw, Descriptions: Infos})
+	srv, err := New(testConfig(Config{Switch: sw, Descriptions: Infos}))
 	if err != nil {
 		t.Fatal(err)
 	}

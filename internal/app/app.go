@@ -60,6 +60,17 @@ type Config struct {
 	// ProjectorRetries is how often stage 3's projector retries an event
 	// before parking it in the error log; 0 gives stage 3's default.
 	ProjectorRetries int
+	// AllowedHosts are the host names the app answers to (the request's
+	// Host, port ignored); empty gives bff.DefaultHosts(Addr): loopback,
+	// and Addr's host when it is a specific address.
+	AllowedHosts []string
+	// AdminToken locks the admin actions behind a token (bff.Config);
+	// empty leaves them to clients on this machine.
+	AdminToken string
+	// APITokens lock the JSON APIs behind scoped bearer tokens.
+	APITokens []bff.APIToken
+	// RateLimit caps each client's JSON API requests a second; 0 is none.
+	RateLimit int
 }
 
 func (c *Config) setDefaults() {
@@ -74,6 +85,35 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// hosts are the host names the app answers to.
+func (c Config) hosts() []string {
+	if len(c.AllowedHosts) > 0 {
+		return c.AllowedHosts
+	}
+	return bff.DefaultHosts(c.Addr)
+}
+
+// Exposure says what a server on Addr leaves open beyond this machine,
+// for serve to warn about at start.
+func (c Config) Exposure() []string {
+	var out []string
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || ip != nil && ip.IsLoopback()
+	if !loopback && c.AdminToken == "" {
+		out = append(out, "listening beyond this machine with no --admin-token: admin actions (stage switch, rebuild, error log) "+
+			"are refused to other machines, and behind a proxy on this machine every client would count as local; set --admin-token")
+	}
+	if (host == "" || ip != nil && ip.IsUnspecified()) && len(c.AllowedHosts) == 0 {
+		out = append(out, "listening on every interface but answering only for localhost, 127.0.0.1 and [::1]: "+
+			"set --allowed-hosts to the names and addresses clients use")
+	}
+	return out
+}
+
 // Validate checks the config.
 func (c Config) Validate() error {
 	var errs []error
@@ -82,6 +122,9 @@ func (c Config) Validate() error {
 	}
 	if c.NATSListen != "" && c.NATSURL != "" {
 		errs = append(errs, errors.New("--nats-listen opens the embedded NATS to other processes; with --nats-url there is no embedded NATS"))
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("rate limit must be 0 (none) or more, not %d", c.RateLimit))
 	}
 	if c.CommandBus != "" && c.CommandBus != stage3.CommandBusSync && c.CommandBus != stage3.CommandBusAsync {
 		errs = append(errs, fmt.Errorf("command bus must be %s or %s, not %q", stage3.CommandBusSync, stage3.CommandBusAsync, c.CommandBus))
@@ -219,6 +262,10 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Descriptions: Descriptions(),
 		Source:       cfg.Source,
 		Metrics:      a.Metrics,
+		Hosts:        cfg.hosts(),
+		AdminToken:   cfg.AdminToken,
+		APITokens:    cfg.APITokens,
+		RateLimit:    cfg.RateLimit,
 	})
 	if err != nil {
 		return nil, err
@@ -270,6 +317,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Run listens on the configured address and serves until ctx ends.
 func (a *App) Run(ctx context.Context) error {
+	for _, w := range a.cfg.Exposure() {
+		a.cfg.Logger.Warn(w, "addr", a.cfg.Addr)
+	}
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return err

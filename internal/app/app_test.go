@@ -88,3 +88,25 @@ func eventually(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestServeWarnsWhenItIsOpenBeyondThisMachine: a non-loopback --addr
+// without an admin token is warned about at start.
+func TestServeWarnsWhenItIsOpenBeyondThisMachine(t *testing.T) {
+	for _, c := range []struct {
+		cfg  app.Config
+		want int
+	}{
+		{app.Config{Addr: "127.0.0.1:8080"}, 0},
+		{app.Config{Addr: "localhost:8080"}, 0},
+		{app.Config{Addr: "[::1]:8080"}, 0},
+		{app.Config{Addr: "192.168.1.5:8080"}, 1},
+		{app.Config{Addr: "192.168.1.5:8080", AdminToken: "t"}, 0},
+		{app.Config{Addr: "0.0.0.0:8080"}, 2},
+		{app.Config{Addr: ":8080", AdminToken: "t"}, 1},
+		{app.Config{Addr: ":8080", AdminToken: "t", AllowedHosts: []string{"shop.example"}}, 0},
+	} {
+		if got := c.cfg.Exposure(); len(got) != c.want {
+			t.Errorf("%s, token %q, hosts %q: %d warnings %q, want %d", c.cfg.Addr, c.cfg.AdminToken, c.cfg.AllowedHosts, len(got), got, c.want)
+		}
+	}
+}
