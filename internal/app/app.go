@@ -292,6 +292,15 @@ func (a *App) Ready(ctx context.Context) error {
 	return a.readyErr
 }
 
+// The ports stage 3 offers the BFF beyond the Stage itself: checked here,
+// where both are known, so that a change to either fails to compile.
+var (
+	_ bff.Enterer        = (*stage3.Stage)(nil)
+	_ bff.Rebuilder      = (*stage3.Stage)(nil)
+	_ bff.Readier        = (*stage3.Stage)(nil)
+	_ bff.ChangeNotifier = (*stage3.Stage)(nil)
+)
+
 // Descriptions describe the four stages, for the BFF.
 func Descriptions() []stageview.Description {
 	return []stageview.Description{stage0.Describe(), stage1.Describe(), stage2.Describe(), stage3.Describe()}

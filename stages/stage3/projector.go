@@ -37,6 +37,8 @@ type Projector struct {
 	gaps GapFiller
 	// metrics count the outcomes for /metrics (metrics.go).
 	metrics stageMetrics
+	// applied, if set, is told of every event applied (changes.go).
+	applied func(order.Event)
 }
 
 // GapFiller brings an order's read side up to just before e from somewhere
@@ -80,6 +82,9 @@ func (p *Projector) handle(msg *message.Message) error {
 		return err
 	}
 	p.metrics.outcome(outcome, e)
+	if outcome == projection.OutcomeApplied && p.applied != nil {
+		p.applied(e)
+	}
 	return nil
 }
 

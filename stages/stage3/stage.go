@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -79,6 +80,9 @@ type Stage struct {
 	topics    topics
 	bus       *commandbus.Bus
 
+	// changed is told of the orders whose read side changed (changes.go).
+	changed atomic.Pointer[func(order.ID)]
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -138,13 +142,15 @@ func New(cfg Config) (*Stage, error) {
 		Write: cfg.Write, NATS: cfg.NATS, Topic: s.topics.commands, Group: cfg.Namespace + messaging.CommandHandlerGroup,
 		AckWait: busAckWait, Logger: cfg.Logger, Metrics: cfg.Metrics,
 		ErrorLog: errorlog.Commands{Read: cfg.Read}, Retries: cfg.CommandRetries,
+		Rejected: s.tell,
 	}, handlers, s.pub, logger); err != nil {
 		return nil, err
 	}
 	if cfg.CommandBus == CommandBusAsync {
 		s.Commands, s.readModel = s.bus.Queue(reads), s.bus.Rejections(reads)
 	}
-	s.projector = &Projector{read: cfg.Read, log: cfg.Logger.With("component", "projector"), metrics: newStageMetrics(cfg.Metrics)}
+	s.projector = &Projector{read: cfg.Read, log: cfg.Logger.With("component", "projector"), metrics: newStageMetrics(cfg.Metrics),
+		applied: func(e order.Event) { s.tell(e.OrderID) }}
 	s.relay.published = s.projector.metrics.published
 	// The operations plug in: the error log around the relay and the
 	// projector, the sync from the database of record for the gaps no event

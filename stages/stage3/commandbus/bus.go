@@ -102,6 +102,10 @@ type Config struct {
 	// to the error log (default 5). A command is retried for as long as
 	// the write database is down, without counting: it waits on the bus.
 	Retries int
+	// Rejected, if set, is told the order of every queued command that was
+	// rejected, once the rejection is recorded (the live pages end their
+	// wait on it).
+	Rejected func(order.ID)
 }
 
 // ErrorLog is where the bus sets aside a command it gives up on (stage 3's
@@ -142,6 +146,8 @@ type Bus struct {
 	// pub and topic are where Requeue sends a command again.
 	pub   message.Publisher
 	topic string
+	// rejected is Config.Rejected.
+	rejected func(order.ID)
 }
 
 // commandMarshaler names every bus command the same, with JSON payloads.
@@ -181,7 +187,7 @@ func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.
 		cfg.Retries = 5
 	}
 	b := &Bus{write: cfg.Write, handlers: handlers, log: cfg.Logger.With("component", "command-handler"), now: time.Now,
-		pub: pub, topic: topic}
+		pub: pub, topic: topic, rejected: cfg.Rejected}
 	b.counted = cfg.Metrics.CounterVec(metrics.BusCommands,
 		"Commands this process queued on the command bus (accepted), and applied or rejected taking them off it.", "outcome")
 	var err error
@@ -343,6 +349,9 @@ func (b *Bus) handle(ctx context.Context, cmd *busCommand) (err error) {
 			return err
 		}
 		b.counted.With("rejected").Inc()
+		if b.rejected != nil {
+			b.rejected(cmd.OrderID)
+		}
 		return nil
 	}
 }
