@@ -299,6 +299,8 @@ var (
 	_ bff.Rebuilder      = (*stage3.Stage)(nil)
 	_ bff.Readier        = (*stage3.Stage)(nil)
 	_ bff.ChangeNotifier = (*stage3.Stage)(nil)
+	_ bff.Reporter       = (*stage3.Stage)(nil)
+	_ bff.ErrorLog       = (*stage3.Stage)(nil)
 )
 
 // Descriptions describe the four stages, for the BFF.
