@@ -285,7 +285,7 @@ func TestTheArchitecturePageSaysWhatIsNotWell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Switch: sw, Descriptions: Infos})
+	srv, err := New(testConfig(Config{Switch: sw, Descriptions: Infos}))
 	if err != nil {
 		t.Fatal(err)
 	}
