@@ -185,6 +185,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("STAIRCASE_RATE_LIMIT: %w", err)
 	}
 	fs.IntVar(&cfg.RateLimit, "rate-limit", rate, "cap each client address's JSON API requests a second, answering 429 with Retry-After beyond; 0 sets no cap (env STAIRCASE_RATE_LIMIT)")
+	workshop, err := strconv.ParseBool(env("STAIRCASE_WORKSHOP", "false"))
+	if err != nil {
+		return fmt.Errorf("STAIRCASE_WORKSHOP: %w", err)
+	}
+	fs.BoolVar(&cfg.Workshop, "workshop", workshop, "turn on stage 3's workshop controls (projector delay and pause, relay pause), all off until set, on the architecture page and at /api/admin/workshop (admin actions) (env STAIRCASE_WORKSHOP)")
 	apiTokens := fs.String("api-tokens", env("STAIRCASE_API_TOKENS", ""), "lock the JSON APIs behind bearer tokens: token:scope+scope,… with scopes orders:read, orders:write, admin; @FILE reads them from a file, one or more a line (env STAIRCASE_API_TOKENS)")
 	commonFlags(fs, &cfg)
 	words, err := parseInterspersed(fs, args)

@@ -122,7 +122,8 @@ func (s *Server) adminAPIRoutes(api fiber.Router) {
 	api.Post("/admin/error-log/discard", s.apiDiscard)
 	api.Get("/admin/error-log/:id", s.apiErrorEntry)
 	api.All("/admin/*", func(c *fiber.Ctx) error {
-		return fiber.NewError(http.StatusNotFound, "the admin API has GET /api/admin/error-log, GET /api/admin/error-log/{id}, POST /api/admin/error-log/replay and POST /api/admin/error-log/discard")
+		return fiber.NewError(http.StatusNotFound, "the admin API has GET /api/admin/error-log, GET /api/admin/error-log/{id}, POST /api/admin/error-log/replay, POST /api/admin/error-log/discard, "+
+			"and with --workshop GET /api/admin/workshop and PUT /api/admin/workshop/{control}")
 	})
 }
 

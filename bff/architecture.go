@@ -27,6 +27,7 @@ func (s *Server) architecturePage(c *fiber.Ctx) error {
 	}
 	a := s.architecture(n, active)
 	s.rebuildPanel(c, &a)
+	s.workshopPanel(c, &a)
 	a.Live = s.livePanel(c.UserContext(), n, active, nil)
 	if n == active {
 		_, st := s.stage(c)

@@ -67,6 +67,12 @@ type Config struct {
 	// second: beyond it a 429 problem with Retry-After. Zero, the
 	// default, sets no cap.
 	RateLimit int
+	// Workshop, when set, turns on the workshop controls of stage
+	// WorkshopStage (staircase serve --workshop): the workshop admin API
+	// and a panel on that stage's architecture page. Nil: the API answers
+	// 404 and no panel shows.
+	Workshop      Workshop
+	WorkshopStage int
 
 	// isLocal tells whether a client address is on this machine, for
 	// admin actions without a token; nil means a loopback address. Tests
@@ -189,6 +195,7 @@ func (s *Server) routes() {
 
 	api := app.Group("/api", s.rateLimit(), s.apiGuard, s.authorizeAPI)
 	s.stageAPIRoutes(api) // before the rest of the admin API and the stage's API
+	s.workshopAPIRoutes(api)
 	s.adminAPIRoutes(api) // before the stage's API: it answers in every stage
 	api.All("/*", s.fenceWrites, s.dispatchAPI)
 
@@ -207,6 +214,7 @@ func (s *Server) routes() {
 	s.pageRoutes(ui)
 	s.liveRoutes(ui)
 	s.rebuildRoutes(ui)
+	s.workshopRoutes(ui)
 	app.Use(func(c *fiber.Ctx) error {
 		unrouted(c)
 		return fiber.ErrNotFound

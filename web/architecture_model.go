@@ -21,6 +21,8 @@ type Architecture struct {
 	ErrorLog bool
 	// Rebuild is the read database rebuild control of the stage shown; nil hides it.
 	Rebuild *RebuildPanel
+	// Workshop is the workshop controls of the stage shown (--workshop); nil hides them.
+	Workshop *WorkshopPanel
 	// Live is the panel of live numbers under the diagram; nil hides it.
 	Live *LivePanel
 	// Health lists the parts of the active stage that are not well, and why

@@ -71,6 +71,9 @@ type Config struct {
 	APITokens []bff.APIToken
 	// RateLimit caps each client's JSON API requests a second; 0 is none.
 	RateLimit int
+	// Workshop turns on stage 3's workshop controls (all off to begin
+	// with) and their admin API and panel; off, the API answers 404.
+	Workshop bool
 }
 
 func (c *Config) setDefaults() {
@@ -233,6 +236,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		CommandBus: cfg.CommandBus,
 		Retries:    cfg.ProjectorRetries,
 		Metrics:    a.Metrics,
+		Workshop:   cfg.Workshop,
 	}); err != nil {
 		return nil, err
 	}
@@ -250,6 +254,10 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.Switch, err = bff.NewSwitch(stages, cfg.Stage); err != nil {
 		return nil, err
 	}
+	var workshop bff.Workshop
+	if cfg.Workshop {
+		workshop = a.Stage3
+	}
 	a.Server, err = bff.New(bff.Config{
 		Switch: a.Switch,
 		Logger: cfg.Logger,
@@ -266,6 +274,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		AdminToken:   cfg.AdminToken,
 		APITokens:    cfg.APITokens,
 		RateLimit:    cfg.RateLimit,
+		Workshop:     workshop,
+		// The controls are stage 3's.
+		WorkshopStage: 3,
 	})
 	if err != nil {
 		return nil, err
@@ -301,6 +312,7 @@ var (
 	_ bff.ChangeNotifier = (*stage3.Stage)(nil)
 	_ bff.Reporter       = (*stage3.Stage)(nil)
 	_ bff.ErrorLog       = (*stage3.Stage)(nil)
+	_ bff.Workshop       = (*stage3.Stage)(nil)
 )
 
 // Descriptions describe the four stages, for the BFF.

@@ -326,7 +326,20 @@ func (r *receiver) handle(ctx context.Context, jm jetstream.Msg) {
 
 	msgCtx, cancel := context.WithCancel(ctx)
 	defer cancel() // the message's context ends once it is answered, or on close
-	msg.SetContext(msgCtx)
+	// A handler that holds the message on purpose (a paused projector)
+	// tells JetStream it still works on it (InProgress); the wait below
+	// then starts again, as JetStream's does.
+	progress := make(chan struct{}, 1)
+	msg.SetContext(context.WithValue(msgCtx, inProgressKey{}, func() error {
+		if err := jm.InProgress(); err != nil {
+			return err
+		}
+		select {
+		case progress <- struct{}{}:
+		default:
+		}
+		return nil
+	}))
 
 	select {
 	case r.out <- msg:
@@ -336,30 +349,52 @@ func (r *receiver) handle(ctx context.Context, jm jetstream.Msg) {
 
 	timeout := time.NewTimer(r.s.cfg.Consumer.AckWait)
 	defer timeout.Stop()
-	select {
-	case <-msg.Acked():
-		actx, acancel := context.WithTimeout(context.Background(), ackTimeout)
-		defer acancel()
-		if err := jm.DoubleAck(actx); err != nil {
-			// JetStream will deliver it again: at least once.
-			r.s.cfg.Logger.Error("cannot ack message", err, fields)
+	for {
+		select {
+		case <-progress:
+			timeout.Reset(r.s.cfg.Consumer.AckWait)
+			continue
+		case <-msg.Acked():
+			actx, acancel := context.WithTimeout(context.Background(), ackTimeout)
+			defer acancel()
+			if err := jm.DoubleAck(actx); err != nil {
+				// JetStream will deliver it again: at least once.
+				r.s.cfg.Logger.Error("cannot ack message", err, fields)
+			}
+		case <-msg.Nacked():
+			var err error
+			if r.s.cfg.NakDelay > 0 {
+				err = jm.NakWithDelay(r.s.cfg.NakDelay)
+			} else {
+				err = jm.Nak()
+			}
+			if err != nil {
+				r.s.cfg.Logger.Error("cannot nak message", err, fields)
+			}
+		case <-timeout.C:
+			// JetStream has given up on this delivery and sends the message again.
+			r.s.cfg.Logger.Info("no ack within AckWait; the message will be redelivered", fields)
+		case <-ctx.Done():
+			// Closing: JetStream redelivers it after AckWait.
 		}
-	case <-msg.Nacked():
-		var err error
-		if r.s.cfg.NakDelay > 0 {
-			err = jm.NakWithDelay(r.s.cfg.NakDelay)
-		} else {
-			err = jm.Nak()
-		}
-		if err != nil {
-			r.s.cfg.Logger.Error("cannot nak message", err, fields)
-		}
-	case <-timeout.C:
-		// JetStream has given up on this delivery and sends the message again.
-		r.s.cfg.Logger.Info("no ack within AckWait; the message will be redelivered", fields)
-	case <-ctx.Done():
-		// Closing: JetStream redelivers it after AckWait.
+		return
 	}
+}
+
+// inProgressKey keys, in a message's context, the function that tells
+// JetStream the handler still works on the message.
+type inProgressKey struct{}
+
+// InProgress tells JetStream that the handler of the message whose context
+// is ctx still works on it, so that AckWait starts again and the message
+// is not delivered again meanwhile. A handler that holds a message longer
+// than AckWait on purpose calls it well within each AckWait. It does
+// nothing for a message that did not come from this package's Subscriber.
+func InProgress(ctx context.Context) error {
+	if f, ok := ctx.Value(inProgressKey{}).(func() error); ok {
+		return f()
+	}
+	return nil
 }
 
 // lenientUnmarshaler is watermill-nats' unmarshaler (UUID in the _watermill_message_uuid

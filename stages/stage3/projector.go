@@ -39,6 +39,9 @@ type Projector struct {
 	metrics stageMetrics
 	// applied, if set, is told of every event applied (changes.go).
 	applied func(order.Event)
+	// middleware, if any, runs around each event before the error log's
+	// (the workshop controls: a delay, a pause).
+	middleware []message.HandlerMiddleware
 }
 
 // GapFiller brings an order's read side up to just before e from somewhere
@@ -110,6 +113,7 @@ func (p *Projector) router(sub message.Subscriber, topic string, w Wrapper, logg
 		return nil, err
 	}
 	r.AddMiddleware(middleware.Recoverer)
+	r.AddMiddleware(p.middleware...)
 	r.AddMiddleware(mw...)
 	r.AddConsumerHandler("projector", topic, sub, p.between(w.Holding(p.handle)))
 	return r, nil

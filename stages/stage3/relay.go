@@ -50,6 +50,9 @@ type Relay struct {
 	// parker takes the rows the relay cannot read or publish; nil: the
 	// relay retries them (and stops there).
 	parker Parker
+	// hold, if set, is asked each round whether to publish nothing this
+	// round (the workshop's relay pause).
+	hold func() bool
 }
 
 // Publisher sends events to the bus (messaging.Publisher): PublishBatch
@@ -109,6 +112,12 @@ func (r *Relay) Run(ctx context.Context) error {
 	p := &pipeline{r: r, read: pos, acked: pos, saved: pos, batches: true}
 	backoff := 100 * time.Millisecond
 	for {
+		if r.hold != nil && r.hold() {
+			if !sleep(ctx, r.idle) {
+				return nil
+			}
+			continue
+		}
 		n, err := p.step(ctx)
 		switch {
 		case ctx.Err() != nil:

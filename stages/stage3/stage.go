@@ -24,6 +24,7 @@ import (
 	"github.com/staircase/staircase/stages/stage3/errorlog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 	"github.com/staircase/staircase/stages/stage3/rebuild"
+	"github.com/staircase/staircase/stages/stage3/workshop"
 )
 
 // Config is what stage 3 runs on.
@@ -50,6 +51,9 @@ type Config struct {
 	// Metrics gets the relay's and the projector's counters and the bus
 	// backlog (metrics.go); nil counts nothing.
 	Metrics *metrics.Registry
+	// Workshop turns on the workshop controls (workshop.go), all off to
+	// begin with.
+	Workshop bool
 }
 
 // The values of Config.CommandBus.
@@ -79,6 +83,8 @@ type Stage struct {
 	router    *message.Router
 	topics    topics
 	bus       *commandbus.Bus
+	// workshop holds the workshop controls; nil without Config.Workshop.
+	workshop *workshop.Controls
 
 	// changed is told of the orders whose read side changed (changes.go).
 	changed atomic.Pointer[func(order.ID)]
@@ -119,11 +125,16 @@ func New(cfg Config) (*Stage, error) {
 	if s.pub, err = messaging.NewPublisher(cfg.NATS, messaging.PublisherConfig{Logger: logger}); err != nil {
 		return nil, err
 	}
-	if s.sub, err = messaging.NewSubscriber(cfg.NATS, messaging.SubscriberConfig{
+	subCfg := messaging.SubscriberConfig{
 		ConsumerGroup: cfg.Namespace + messaging.ProjectorGroup,
 		Consumer:      messaging.ConsumerConfig{AckWait: busAckWait, Description: "stage 3 projector"},
 		Logger:        logger,
-	}); err != nil {
+	}
+	if cfg.Workshop {
+		s.workshop = workshop.New(busAckWait)
+		subCfg = workshopSubscriber(subCfg)
+	}
+	if s.sub, err = messaging.NewSubscriber(cfg.NATS, subCfg); err != nil {
 		return nil, err
 	}
 	s.relay = NewRelay(cfg.Write, s.pub, s.topics.events, cfg.Logger.With("component", "relay"))
@@ -158,6 +169,9 @@ func New(cfg Config) (*Stage, error) {
 	m := s.projector.metrics
 	s.relay.parker = errorlog.Relay{Read: cfg.Read, Parked: m.parked.Inc}
 	s.projector.gaps = rebuild.Syncer{Write: cfg.Write, Read: cfg.Read}
+	// The workshop controls plug in at the relay's hook and the
+	// projector's router (workshop.go).
+	s.plugWorkshop()
 	holding := errorlog.Projector{Read: cfg.Read, Retries: cfg.Retries, Log: s.projector.log, Hooks: errorlog.Hooks{
 		Parked: m.parked.Inc, Held: m.held.Inc,
 		Duplicate: func(e order.Event) { m.outcome(projection.OutcomeDuplicate, e) },

@@ -1,0 +1,170 @@
+package bff
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/staircase/staircase/internal/httpapi"
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/stageview"
+	"github.com/staircase/staircase/web"
+)
+
+// Workshop is a stage's workshop controls (staircase serve --workshop):
+// switches and numbers that make its behaviour visible at human speed,
+// all off to begin with.
+type Workshop interface {
+	// Controls lists the controls with their current values.
+	Controls(ctx context.Context) []stageview.Control
+	// SetControl sets control key to value: ENOTFOUND for an unknown
+	// control, EINVALID for a value it does not take.
+	SetControl(ctx context.Context, key, value string) error
+}
+
+// errNoWorkshop answers the workshop API when the controls are off.
+var errNoWorkshop = fiber.NewError(http.StatusNotFound, "the workshop controls are off: start the server with --workshop")
+
+// controlJSON is a control in the admin API.
+type controlJSON struct {
+	Key     string   `json:"key"`
+	Label   string   `json:"label"`
+	Kind    string   `json:"kind"`
+	Value   string   `json:"value"`
+	Default string   `json:"default"`
+	On      bool     `json:"on"`
+	Choices []string `json:"choices,omitempty"`
+	Min     *int     `json:"min,omitempty"`
+	Max     *int     `json:"max,omitempty"`
+	Unit    string   `json:"unit,omitempty"`
+	Effect  string   `json:"effect"`
+	Watch   string   `json:"watch"`
+}
+
+func controlOf(c stageview.Control) controlJSON {
+	out := controlJSON{Key: c.Key, Label: c.Label, Kind: c.Kind, Value: c.Value, Default: c.Default, On: c.On(),
+		Choices: c.Choices, Unit: c.Unit, Effect: c.Effect, Watch: c.Watch}
+	if c.Kind == stageview.ControlNumber {
+		lo, hi := c.Min, c.Max
+		out.Min, out.Max = &lo, &hi
+	}
+	return out
+}
+
+// controlRequest is the body of PUT /api/admin/workshop/{control}: a
+// string or a number.
+type controlRequest struct {
+	Value json.RawMessage `json:"value"`
+}
+
+// workshopAPIRoutes mounts the workshop API on the admin API: GET
+// /api/admin/workshop lists the controls, PUT
+// /api/admin/workshop/{control} with {"value": …} sets one. Both answer
+// 404 while the controls are off.
+func (s *Server) workshopAPIRoutes(api fiber.Router) {
+	api.Get("/admin/workshop", s.apiWorkshop)
+	api.Put("/admin/workshop/:control", s.apiSetControl)
+}
+
+func (s *Server) apiWorkshop(c *fiber.Ctx) error {
+	w := s.cfg.Workshop
+	if w == nil {
+		return errNoWorkshop
+	}
+	out := []controlJSON{}
+	for _, ctl := range w.Controls(c.UserContext()) {
+		out = append(out, controlOf(ctl))
+	}
+	return c.JSON(fiber.Map{"stage": s.cfg.WorkshopStage, "controls": out})
+}
+
+func (s *Server) apiSetControl(c *fiber.Ctx) error {
+	w := s.cfg.Workshop
+	if w == nil {
+		return errNoWorkshop
+	}
+	var req controlRequest
+	if err := httpapi.Decode(c.Body(), &req); err != nil {
+		return err
+	}
+	value, ok := controlValue(req.Value)
+	if !ok {
+		return invalidField("value", `is required: a string or a number, e.g. {"value": "paused"} or {"value": 250}`)
+	}
+	key := c.Params("control")
+	if err := w.SetControl(c.UserContext(), key, value); err != nil {
+		return err
+	}
+	for _, ctl := range w.Controls(c.UserContext()) {
+		if ctl.Key == key {
+			return c.JSON(controlOf(ctl))
+		}
+	}
+	return fiber.ErrNotFound
+}
+
+// controlValue reads a control's value from JSON: a string, or a number
+// as it was written.
+func controlValue(raw json.RawMessage) (string, bool) {
+	var str string
+	if err := json.Unmarshal(raw, &str); err == nil {
+		return str, true
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return n.String(), true
+	}
+	return "", false
+}
+
+// workshopRoutes mounts the workshop panel's forms.
+func (s *Server) workshopRoutes(r fiber.Router) {
+	r.Post("/architecture/workshop/:control", s.requireAdmin, s.setControlForm)
+}
+
+// setControlForm sets a control from the architecture page's panel and
+// shows the page again there; a bad value shows the page with why.
+func (s *Server) setControlForm(c *fiber.Ctx) error {
+	w := s.cfg.Workshop
+	if w == nil {
+		return errNoWorkshop
+	}
+	key := c.Params("control")
+	err := w.SetControl(c.UserContext(), key, c.FormValue("value"))
+	switch order.ErrorCode(err) {
+	case "":
+		return c.Redirect("/architecture?stage="+strconv.Itoa(s.cfg.WorkshopStage)+"#workshop-panel", http.StatusSeeOther)
+	case order.EINVALID:
+		active := c.Locals(localStage).(int)
+		a := s.architecture(s.cfg.WorkshopStage, active)
+		s.rebuildPanel(c, &a)
+		s.workshopPanel(c, &a)
+		a.Workshop.Control, a.Workshop.Message = key, order.ErrorMessage(err)
+		if f := order.FieldErrors(err); len(f) > 0 {
+			a.Workshop.Message = f[0].Message
+		}
+		return s.render(c, http.StatusUnprocessableEntity, web.ArchitecturePage(s.chrome(c, "Architecture", "architecture"), a))
+	}
+	return err
+}
+
+// workshopPanel adds the workshop controls to the architecture page of
+// the stage that has them, when they are on.
+func (s *Server) workshopPanel(c *fiber.Ctx, a *web.Architecture) {
+	w := s.cfg.Workshop
+	if w == nil || a.Stage != s.cfg.WorkshopStage {
+		return
+	}
+	p := &web.WorkshopPanel{CSRFToken: tokenOf(c)}
+	for _, ctl := range w.Controls(c.UserContext()) {
+		p.Controls = append(p.Controls, web.WorkshopControl{
+			Key: ctl.Key, Label: ctl.Label, Number: ctl.Kind == stageview.ControlNumber, Value: ctl.Value, On: ctl.On(),
+			Choices: ctl.Choices, Min: ctl.Min, Max: ctl.Max, Unit: ctl.Unit, Effect: ctl.Effect, Watch: ctl.Watch,
+			Action: "/architecture/workshop/" + ctl.Key,
+		})
+	}
+	a.Workshop = p
+}

@@ -1,0 +1,203 @@
+// Package workshop holds stage 3's workshop controls (staircase serve
+// --workshop): switches that make the stage's behaviour visible at human
+// speed. Each plugs in at a seam of the core — a middleware of the
+// projector's router, a hook the relay consults each round — and is off by
+// default; nothing is saved, so a restart turns every control off.
+package workshop
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/stageview"
+)
+
+// The controls' keys.
+const (
+	ProjectorDelay = "projector_delay_ms"
+	Projector      = "projector"
+	Relay          = "relay"
+)
+
+// The values of the switches.
+const (
+	Running = "running"
+	Paused  = "paused"
+)
+
+// MaxDelay bounds the projector delay, in milliseconds.
+const MaxDelay = 10000
+
+// Controls are the workshop controls of one stage 3. The zero value is
+// not usable: see New.
+type Controls struct {
+	// ackWait is the bus's AckWait: a message held longer is reported in
+	// progress well within it, so that the bus does not deliver it again.
+	ackWait time.Duration
+
+	delay       atomic.Int64 // ms
+	relayPaused atomic.Bool
+
+	mu sync.Mutex
+	// resumed is nil while the projector runs; while it is paused, a
+	// channel closed on resume.
+	resumed chan struct{}
+}
+
+// New returns the controls, all off, for a bus with the given AckWait.
+func New(ackWait time.Duration) *Controls {
+	return &Controls{ackWait: ackWait}
+}
+
+// List returns the controls with their current values.
+func (c *Controls) List() []stageview.Control {
+	projector := Running
+	if c.projectorPaused() != nil {
+		projector = Paused
+	}
+	relay := Running
+	if c.relayPaused.Load() {
+		relay = Paused
+	}
+	return []stageview.Control{
+		{
+			Key: ProjectorDelay, Label: "Projector delay", Kind: stageview.ControlNumber,
+			Value: strconv.FormatInt(c.delay.Load(), 10), Default: "0", Min: 0, Max: MaxDelay, Unit: "ms",
+			Effect: "Every event waits this long before the projector applies it.",
+			Watch:  "New orders show as pending and pages as syncing; the projection lag grows, then shrinks when set back to 0.",
+		},
+		{
+			Key: Projector, Label: "Projector", Kind: stageview.ControlChoice,
+			Value: projector, Default: Running, Choices: []string{Running, Paused},
+			Effect: "Paused, the projector applies nothing: events wait on the bus, none is lost or parked.",
+			Watch:  "The bus backlog grows and the read side stands still while commands still succeed; on resume the backlog drains.",
+		},
+		{
+			Key: Relay, Label: "Relay", Kind: stageview.ControlChoice,
+			Value: relay, Default: Running, Choices: []string{Running, Paused},
+			Effect: "Paused, the relay publishes nothing: events stay in the change log of the write database.",
+			Watch:  "The change log grows and the bus stays quiet; the read side falls behind. On resume the relay catches up in commit order.",
+		},
+	}
+}
+
+// Set sets control key to value: ENOTFOUND for an unknown control,
+// EINVALID for a value it does not take.
+func (c *Controls) Set(key, value string) error {
+	switch key {
+	case ProjectorDelay:
+		ms, err := strconv.Atoi(value)
+		if err != nil || ms < 0 || ms > MaxDelay {
+			return invalid("must be a whole number of milliseconds from 0 to " + strconv.Itoa(MaxDelay))
+		}
+		c.delay.Store(int64(ms))
+	case Projector:
+		paused, err := running(value)
+		if err != nil {
+			return err
+		}
+		c.pauseProjector(paused)
+	case Relay:
+		paused, err := running(value)
+		if err != nil {
+			return err
+		}
+		c.relayPaused.Store(paused)
+	default:
+		return order.Errorf(order.ENOTFOUND, "there is no workshop control %q", key)
+	}
+	return nil
+}
+
+func running(value string) (paused bool, err error) {
+	switch value {
+	case Running:
+		return false, nil
+	case Paused:
+		return true, nil
+	}
+	return false, invalid("must be " + strconv.Quote(Running) + " or " + strconv.Quote(Paused))
+}
+
+func invalid(msg string) error {
+	return &order.Error{Code: order.EINVALID, Message: "the value is not valid", Fields: []order.FieldError{{Field: "value", Message: msg}}}
+}
+
+func (c *Controls) pauseProjector(paused bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case paused && c.resumed == nil:
+		c.resumed = make(chan struct{})
+	case !paused && c.resumed != nil:
+		close(c.resumed)
+		c.resumed = nil
+	}
+}
+
+// projectorPaused returns the channel closed on resume, or nil while the
+// projector runs.
+func (c *Controls) projectorPaused() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resumed
+}
+
+// RelayPaused is the relay's hook: it publishes nothing while it is true.
+func (c *Controls) RelayPaused() bool { return c.relayPaused.Load() }
+
+// Middleware is the projector router's middleware: it holds each event
+// while the projector is paused, then for the delay, and only then lets
+// it through. A held message is reported in progress to the bus, so that
+// it is neither delivered again nor nacked: nothing reaches the error log.
+func (c *Controls) Middleware(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		ctx := msg.Context()
+		for {
+			resumed := c.projectorPaused()
+			if resumed == nil {
+				break
+			}
+			if err := c.hold(ctx, resumed, nil); err != nil {
+				return nil, err
+			}
+		}
+		if d := time.Duration(c.delay.Load()) * time.Millisecond; d > 0 {
+			t := time.NewTimer(d)
+			err := c.hold(ctx, nil, t.C)
+			t.Stop()
+			if err != nil {
+				return nil, err
+			}
+		}
+		return h(msg)
+	}
+}
+
+// hold waits for done or expired, telling the bus meanwhile that the
+// message is in progress. It fails only when ctx ends (the router stops:
+// the message comes back after AckWait).
+func (c *Controls) hold(ctx context.Context, done <-chan struct{}, expired <-chan time.Time) error {
+	every := max(c.ackWait/3, 10*time.Millisecond)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-expired:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			_ = messaging.InProgress(ctx)
+		}
+	}
+}
