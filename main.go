@@ -189,7 +189,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("STAIRCASE_WORKSHOP: %w", err)
 	}
-	fs.BoolVar(&cfg.Workshop, "workshop", workshop, "turn on stage 3's workshop controls (projector delay and pause, relay pause), all off until set, on the architecture page and at /api/admin/workshop (admin actions) (env STAIRCASE_WORKSHOP)")
+	fs.BoolVar(&cfg.Workshop, "workshop", workshop, "turn on stage 3's workshop controls (projector delay and pause, relay pause, write database down), all off until set, on the architecture page and at /api/admin/workshop (admin actions) (env STAIRCASE_WORKSHOP)")
 	apiTokens := fs.String("api-tokens", env("STAIRCASE_API_TOKENS", ""), "lock the JSON APIs behind bearer tokens: token:scope+scope,… with scopes orders:read, orders:write, admin; @FILE reads them from a file, one or more a line (env STAIRCASE_API_TOKENS)")
 	commonFlags(fs, &cfg)
 	words, err := parseInterspersed(fs, args)

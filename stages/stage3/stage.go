@@ -144,7 +144,9 @@ func New(cfg Config) (*Stage, error) {
 		}
 		return commandbus.RecordApplied(ctx, tx, events)
 	}), command.AfterCommit(s.relay.Wake))
-	handlers := command.New(repo)
+	// The write side, with the workshop's decorator when it is on
+	// (workshop.go).
+	handlers := s.workshopWriteSide(command.New(repo))
 	reads := projection.NewReadModel(cfg.Read)
 	s.Commands, s.readModel = handlers, reads
 	// The command handler runs in either mode, so that commands queued by

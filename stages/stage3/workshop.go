@@ -8,10 +8,13 @@ import (
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/stageview"
+	"github.com/staircase/staircase/stages/stage3/command"
+	"github.com/staircase/staircase/stages/stage3/commandbus"
 )
 
 // plugWorkshop plugs the workshop controls (package workshop) into their
-// seams: the relay's hook and the projector's router. Without
+// seams: the relay's hook and the projector's router (the write side's
+// decorator: workshopWriteSide). Without
 // Config.Workshop it plugs nothing.
 func (s *Stage) plugWorkshop() {
 	if s.workshop == nil {
@@ -19,6 +22,15 @@ func (s *Stage) plugWorkshop() {
 	}
 	s.relay.hold = s.workshop.RelayPaused
 	s.projector.middleware = []message.HandlerMiddleware{s.workshop.Middleware}
+}
+
+// workshopWriteSide is the write side h, decorated by the workshop's
+// write_db control when the controls are on.
+func (s *Stage) workshopWriteSide(h *command.Handlers) commandbus.Handlers {
+	if s.workshop == nil {
+		return h
+	}
+	return s.workshop.WriteSide(h)
 }
 
 // workshopSubscriber is the projector's subscriber with the workshop

@@ -2,11 +2,13 @@ package stage3_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/staircase/staircase/internal/httpapi"
 	"github.com/staircase/staircase/internal/messaging/natstest"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
@@ -17,10 +19,16 @@ import (
 // workshopStage runs a stage 3 with the workshop controls on.
 func workshopStage(t *testing.T, on bool) (*stage3.Stage, context.Context) {
 	t.Helper()
+	return workshopStageMode(t, on, stage3.CommandBusSync)
+}
+
+// workshopStageMode is workshopStage with the command bus in mode.
+func workshopStageMode(t *testing.T, on bool, mode string) (*stage3.Stage, context.Context) {
+	t.Helper()
 	b := sqltest.Backends()[0]
 	nc, namespace := natstest.Connect(t)
 	s, err := stage3.New(stage3.Config{Write: sqltest.Open(t, b, migrations.Write), Read: sqltest.Open(t, b, migrations.Read),
-		NATS: nc, Namespace: namespace, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Workshop: on})
+		NATS: nc, Namespace: namespace, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Workshop: on, CommandBus: mode})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +115,7 @@ func TestWorkshopControls(t *testing.T) {
 		{"projector_delay_ms", "soon", order.EINVALID},
 		{"projector", "stopped", order.EINVALID},
 		{"relay", "", order.EINVALID},
+		{"write_db", "gone", order.EINVALID},
 		{"no_such_control", "1", order.ENOTFOUND},
 	} {
 		if err := s.SetControl(ctx, bad.key, bad.value); order.ErrorCode(err) != bad.code {
@@ -157,6 +166,27 @@ func TestWorkshopControls(t *testing.T) {
 		}
 	})
 
+	t.Run("write_db", func(t *testing.T) {
+		before := placeOne(t, ctx, s)
+		if !projectedWithin(ctx, s, before, 10*time.Second) {
+			t.Fatal("not projected")
+		}
+		setControl(t, ctx, s, "write_db", "down")
+		_, err := s.PlaceOrder(ctx, order.PlaceOrder{ID: order.NewID(), Customer: "Ada", Address: "1 Loop Rd",
+			Lines: []order.Line{{SKU: "A-1", Name: "Widget", Quantity: 1, UnitPriceCents: 100}}})
+		var u *httpapi.Unavailable
+		if !errors.As(err, &u) {
+			t.Fatalf("a command while the write database is down: %v, want Unavailable (503)", err)
+		}
+		if !projected(ctx, s, before) {
+			t.Fatal("reads stopped while the write database is down")
+		}
+		setControl(t, ctx, s, "write_db", "up")
+		if id := placeOne(t, ctx, s); !projectedWithin(ctx, s, id, 10*time.Second) {
+			t.Fatal("with the write database up again, a command did not go through")
+		}
+	})
+
 	t.Run("relay", func(t *testing.T) {
 		setControl(t, ctx, s, "relay", "paused")
 		time.Sleep(400 * time.Millisecond) // the round under way ends
@@ -169,4 +199,26 @@ func TestWorkshopControls(t *testing.T) {
 			t.Fatal("the relay resumed did not publish the change log")
 		}
 	})
+}
+
+// TestWorkshopWriteDBDownQueuesAsyncCommands: in async mode a command sent
+// while the write database is "down" is accepted and waits on the command
+// bus, without reaching the error log, and is applied once it is up.
+func TestWorkshopWriteDBDownQueuesAsyncCommands(t *testing.T) {
+	s, ctx := workshopStageMode(t, true, stage3.CommandBusAsync)
+	setControl(t, ctx, s, "write_db", "down")
+	id := placeOne(t, ctx, s) // accepted: queued
+	if projectedWithin(ctx, s, id, 2*time.Second) {
+		t.Fatal("a command was applied while the write database was down")
+	}
+	if entries, err := s.ErrorLogEntries(ctx, ""); err != nil || len(entries) != 0 {
+		t.Fatalf("the waiting command reached the error log: %+v, %v", entries, err)
+	}
+	setControl(t, ctx, s, "write_db", "up")
+	if !projectedWithin(ctx, s, id, 15*time.Second) {
+		t.Fatal("the queued command was not applied once the write database was up")
+	}
+	if entries, err := s.ErrorLogEntries(ctx, ""); err != nil || len(entries) != 0 {
+		t.Fatalf("error log: %+v, %v", entries, err)
+	}
 }

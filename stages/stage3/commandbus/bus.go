@@ -157,9 +157,11 @@ var commandMarshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
 // will change that, so it goes to the error log at once.
 var errUndecodable = errors.New("the command message cannot be decoded")
 
-// errWriteDown marks a failure while the write database does not answer:
-// the command waits on the bus, uncounted, until it does.
-var errWriteDown = errors.New("the write database does not answer")
+// ErrWriteDown marks a failure while the write database does not answer:
+// the command waits on the bus, uncounted, until it does. The bus finds
+// it out by asking the database after a failure; Handlers that know the
+// write database is down fail with an error wrapping ErrWriteDown.
+var ErrWriteDown = errors.New("the write database does not answer")
 
 // strictMarshaler is commandMarshaler for the processor: Watermill's
 // processor acks and drops, unseen, a message named for another command
@@ -307,8 +309,8 @@ func (b *Bus) handle(ctx context.Context, cmd *busCommand) (err error) {
 		return errors.New("command without its message")
 	}
 	defer func() {
-		if err != nil && b.writeDown(ctx) {
-			err = fmt.Errorf("%w: %w", errWriteDown, err)
+		if err != nil && !errors.Is(err, ErrWriteDown) && b.writeDown(ctx) {
+			err = fmt.Errorf("%w: %w", ErrWriteDown, err)
 		}
 	}()
 	id, err := uuid.Parse(commandID(msg))

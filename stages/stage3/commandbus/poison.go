@@ -25,7 +25,7 @@ import (
 // here nor parked: it is nacked and waits on the bus, as before.
 func (b *Bus) setAsideFailures(log ErrorLog, retries int, logger watermill.LoggerAdapter) error {
 	poison, err := middleware.PoisonQueueWithFilter(poisonQueue{log: log, bus: b}, "error-log", func(err error) bool {
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, errWriteDown)
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, ErrWriteDown)
 	})
 	if err != nil {
 		return err
@@ -37,7 +37,7 @@ func (b *Bus) setAsideFailures(log ErrorLog, retries int, logger watermill.Logge
 		Multiplier:      2,
 		Logger:          logger,
 		ShouldRetry: func(p middleware.RetryParams) bool {
-			return !errors.Is(p.Err, errUndecodable) && !errors.Is(p.Err, errWriteDown) && !errors.Is(p.Err, context.Canceled)
+			return !errors.Is(p.Err, errUndecodable) && !errors.Is(p.Err, ErrWriteDown) && !errors.Is(p.Err, context.Canceled)
 		},
 	}
 	b.router.AddMiddleware(middleware.Recoverer, poison, retry.Middleware, countAttempts)

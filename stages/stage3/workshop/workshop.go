@@ -1,7 +1,8 @@
 // Package workshop holds stage 3's workshop controls (staircase serve
 // --workshop): switches that make the stage's behaviour visible at human
 // speed. Each plugs in at a seam of the core — a middleware of the
-// projector's router, a hook the relay consults each round — and is off by
+// projector's router, a hook the relay consults each round, a decorator of
+// the write side — and is off by
 // default; nothing is saved, so a restart turns every control off.
 package workshop
 
@@ -24,6 +25,7 @@ const (
 	ProjectorDelay = "projector_delay_ms"
 	Projector      = "projector"
 	Relay          = "relay"
+	WriteDB        = "write_db"
 )
 
 // The values of the switches.
@@ -44,6 +46,7 @@ type Controls struct {
 
 	delay       atomic.Int64 // ms
 	relayPaused atomic.Bool
+	writeDown   atomic.Bool
 
 	mu sync.Mutex
 	// resumed is nil while the projector runs; while it is paused, a
@@ -66,6 +69,10 @@ func (c *Controls) List() []stageview.Control {
 	if c.relayPaused.Load() {
 		relay = Paused
 	}
+	write := Up
+	if c.writeDown.Load() {
+		write = Down
+	}
 	return []stageview.Control{
 		{
 			Key: ProjectorDelay, Label: "Projector delay", Kind: stageview.ControlNumber,
@@ -84,6 +91,12 @@ func (c *Controls) List() []stageview.Control {
 			Value: relay, Default: Running, Choices: []string{Running, Paused},
 			Effect: "Paused, the relay publishes nothing: events stay in the change log of the write database.",
 			Watch:  "The change log grows and the bus stays quiet; the read side falls behind. On resume the relay catches up in commit order.",
+		},
+		{
+			Key: WriteDB, Label: "Write database", Kind: stageview.ControlChoice,
+			Value: write, Default: Up, Choices: []string{Up, Down},
+			Effect: "Down, the app's write path refuses as if the database of record were gone; reads go on from the read database.",
+			Watch:  "Commands fail with 503 in sync mode; in async mode they are accepted (202) and wait on the command bus, applied once it is up again.",
 		},
 	}
 }
@@ -110,6 +123,13 @@ func (c *Controls) Set(key, value string) error {
 			return err
 		}
 		c.relayPaused.Store(paused)
+	case WriteDB:
+		switch value {
+		case Up, Down:
+			c.writeDown.Store(value == Down)
+		default:
+			return invalid("must be " + strconv.Quote(Up) + " or " + strconv.Quote(Down))
+		}
 	default:
 		return order.Errorf(order.ENOTFOUND, "there is no workshop control %q", key)
 	}
