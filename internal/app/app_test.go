@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +111,33 @@ func TestServeWarnsWhenItIsOpenBeyondThisMachine(t *testing.T) {
 		if got := c.cfg.Exposure(); len(got) != c.want {
 			t.Errorf("%s, token %q, hosts %q: %d warnings %q, want %d", c.cfg.Addr, c.cfg.AdminToken, c.cfg.AllowedHosts, len(got), got, c.want)
 		}
+	}
+}
+
+// TestWorkshopControlsOnlyWithTheFlag: the workshop API answers with
+// Workshop set, 404 without; the controls start off on every start.
+func TestWorkshopControlsOnlyWithTheFlag(t *testing.T) {
+	ctx := context.Background()
+	for _, on := range []bool{false, true} {
+		a, err := app.New(ctx, app.Config{DataDir: t.TempDir(), Workshop: on, AdminToken: "workshop-admin", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api/admin/workshop", nil)
+		req.Header.Set("Authorization", "Bearer workshop-admin")
+		resp, err := a.Server.App().Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := http.StatusNotFound
+		if on {
+			want = http.StatusOK
+		}
+		if resp.StatusCode != want || on && !strings.Contains(string(body), `"projector_delay_ms"`) {
+			t.Errorf("workshop %v: %d %s, want %d", on, resp.StatusCode, body, want)
+		}
+		a.Close()
 	}
 }
