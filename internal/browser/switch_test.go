@@ -119,6 +119,14 @@ func TestStageSwitcherChangesStageLive(t *testing.T) {
 // switchStage picks stage n in the header's switcher and submits it.
 func (tb *tab) switchStage(n int) {
 	tb.t.Helper()
+	// A click on a form htmx has not processed yet (the content just
+	// swapped in) would submit it natively and reload the page: wait until
+	// htmx knows the form and nothing is in flight or settling.
+	tb.waitJS("htmx has taken over the stage switcher", `(() => {
+		const s = document.querySelector(`+jsString(stageSelect)+`);
+		return !!s && !!s.form && !!s.form["htmx-internal-data"] &&
+			!document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping");
+	})()`)
 	ok := evalJS[bool](tb, `(() => {
 		const s = document.querySelector(`+jsString(stageSelect)+`);
 		if (!s || !Array.from(s.options).some(o => o.value === `+jsString(strconv.Itoa(n))+`)) return false;
