@@ -1,6 +1,8 @@
 module github.com/staircase/staircase
 
-go 1.26.10
+go 1.26.8
+
+toolchain go1.26.10
 
 require (
 	github.com/PuerkitoBio/goquery v1.13.0
