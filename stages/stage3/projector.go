@@ -3,6 +3,7 @@ package stage3
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -72,7 +73,9 @@ func (p *Projector) handle(msg *message.Message) error {
 		if p.gaps != nil {
 			var serr error
 			if synced, serr = p.gaps.FillGap(ctx, e); serr != nil {
-				synced = false
+				// Said with the gap, so that a parked event tells why.
+				p.log.WarnContext(ctx, "projector: syncing an order from the database of record failed", "order", e.OrderID, "err", serr)
+				return fmt.Errorf("%w (syncing the order from the database of record failed: %v)", err, serr)
 			}
 		}
 		if !synced {

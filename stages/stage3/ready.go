@@ -84,9 +84,9 @@ func (s *Stage) Readiness(ctx context.Context) stageview.Readiness {
 				projector.Reason = "the read side is " + seconds(lag) + " behind: reads show older versions"
 			}
 		}
-		if parked, err := s.ErrorLogEntries(ctx, stageview.EntryParked); err == nil && len(parked) > 0 {
+		if parked, err := projection.CountParked(ctx, s.cfg.Read); err == nil && parked > 0 {
 			projector.State = stageview.Degraded
-			projector.Reason = join(projector.Reason, strconv.Itoa(len(parked))+" events parked in the error log: their orders wait for a replay")
+			projector.Reason = join(projector.Reason, strconv.Itoa(parked)+" events parked in the error log: their orders wait for a replay")
 		}
 	}
 	return stageview.Readiness{Components: []stageview.Component{write, read, bus, relay, projector}}

@@ -179,10 +179,7 @@ func New(cfg Config) (*Stage, error) {
 		Duplicate: func(e order.Event) { m.outcome(projection.OutcomeDuplicate, e) },
 		Replayed:  m.applied.Add,
 	}}
-	registerBacklog(cfg.Metrics, cfg.NATS, []busConsumer{
-		{topic: s.topics.events, group: cfg.Namespace + messaging.ProjectorGroup},
-		{topic: s.topics.commands, group: cfg.Namespace + messaging.CommandHandlerGroup},
-	})
+	registerBacklog(cfg.Metrics, cfg.NATS, s.consumers())
 	if s.router, err = s.projector.router(s.sub, s.topics.events, holding, logger); err != nil {
 		return nil, err
 	}

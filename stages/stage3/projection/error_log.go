@@ -108,6 +108,16 @@ func Held(ctx context.Context, db bun.IDB, orderID order.ID) (bool, error) {
 	return ok, nil
 }
 
+// CountParked counts the entries parked in the error log (events and
+// commands), without reading them.
+func CountParked(ctx context.Context, db bun.IDB) (int, error) {
+	n, err := db.NewSelect().Model((*ErrorEntry)(nil)).Where("el.status = ?", StatusParked).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count parked entries: %w", err)
+	}
+	return int(n), nil
+}
+
 // Hold puts an event in the error log behind its order's parked one,
 // untried. Holding an event already in the log changes nothing.
 func Hold(ctx context.Context, db bun.IDB, e order.Event, envelope []byte) error {
