@@ -164,6 +164,9 @@ func bearerToken(c *fiber.Ctx) (string, bool) {
 
 // scopeFor is the scope a JSON API request needs.
 func scopeFor(method, path string) Scope {
+	// Routing is case-sensitive; lower-casing here too fails closed should
+	// that ever change.
+	path = strings.ToLower(path)
 	switch {
 	case path == "/api/admin" || strings.HasPrefix(path, "/api/admin/"):
 		return ScopeAdmin

@@ -153,6 +153,9 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
+		// The guards decide by path (admin scope, fence, CSRF exemptions):
+		// a route must not answer to a path they read otherwise.
+		CaseSensitive: true,
 	})
 	for _, n := range cfg.Switch.Numbers() {
 		s.apis[n] = s.stageAPI(n)
@@ -274,7 +277,7 @@ func (s *Server) apiGuard(c *fiber.Ctx) error {
 // stageAPI builds the sub-app holding stage n's JSON API; requests reach it
 // only while n is the active stage.
 func (s *Server) stageAPI(n int) *fiber.App {
-	sub := fiber.New(fiber.Config{ErrorHandler: s.errorHandler, DisableStartupMessage: true})
+	sub := fiber.New(fiber.Config{ErrorHandler: s.errorHandler, DisableStartupMessage: true, CaseSensitive: true})
 	sub.Use(recordRoute) // metrics.go
 	s.cfg.Switch.stages[n].Routes(sub)
 	sub.Use(func(c *fiber.Ctx) error {
