@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"github.com/staircase/staircase/web"
 )
@@ -146,8 +147,15 @@ func (a *access) isAdminToken(token string) bool {
 	return a.admin != nil && subtle.ConstantTimeCompare(sum[:], a.admin[:]) == 1
 }
 
-// local tells whether the client is on this machine.
+// local tells whether the client is on this machine. A request that came
+// through a proxy (it says whom it forwards) is not: behind a proxy on this
+// machine every client would look local.
 func (a *access) local(c *fiber.Ctx) bool {
+	for _, h := range []string{fiber.HeaderXForwardedFor, "Forwarded", "X-Real-Ip"} {
+		if c.Get(h) != "" {
+			return false
+		}
+	}
 	ip := net.ParseIP(c.IP())
 	return ip != nil && a.isLocal(ip)
 }
@@ -303,7 +311,15 @@ func localPath(p string) string {
 
 func (s *Server) signInRoutes(r fiber.Router) {
 	r.Get("/sign-in", s.signInPage)
-	r.Post("/sign-in", s.signIn)
+	// However the API is limited, guessing the admin token is: five tries
+	// a minute from one address.
+	r.Post("/sign-in", limiter.New(limiter.Config{
+		Max: 5, Expiration: time.Minute,
+		KeyGenerator: func(c *fiber.Ctx) string { return c.IP() },
+		LimitReached: func(c *fiber.Ctx) error {
+			return fiber.NewError(http.StatusTooManyRequests, "Too many sign-in attempts from this address; wait a minute.")
+		},
+	}), s.signIn)
 	r.Post("/sign-out", s.signOut)
 }
 

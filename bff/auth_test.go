@@ -2,6 +2,7 @@ package bff
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -362,5 +363,42 @@ func TestTheRateLimitRefusesTheJSONAPIsBeyondItsRate(t *testing.T) {
 		if a := call(t, s, http.MethodGet, "/healthz", "", ""); a.status != http.StatusOK {
 			t.Fatalf("healthz: %d", a.status)
 		}
+	}
+}
+
+// TestAProxiedRequestIsNotLocal: behind a proxy on this machine every
+// client would come from loopback; a request that says whom it forwards
+// gets no admin action without the token.
+func TestAProxiedRequestIsNotLocal(t *testing.T) {
+	log, calls := testEntries(), 0
+	s := newAuthServer(t, Config{}, log, &calls, true) // the test client counts as this machine
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"} {
+		a := call(t, s, http.MethodPut, "/api/admin/stage", "application/json", `{"stage": 1}`, h, "203.0.113.7")
+		if a.status != http.StatusForbidden {
+			t.Errorf("a switch forwarded with %s: %d %s", h, a.status, a.body)
+		}
+	}
+	if active(s) != 0 {
+		t.Fatalf("a forwarded request switched the stage to %d", active(s))
+	}
+	if a := call(t, s, http.MethodPut, "/api/admin/stage", "application/json", `{"stage": 1}`); a.status != http.StatusOK || active(s) != 1 {
+		t.Errorf("a switch from this machine: %d %s", a.status, a.body)
+	}
+}
+
+// TestGuessingTheAdminTokenIsLimited: the sign-in form takes five tries a
+// minute from one address, rate limit or not.
+func TestGuessingTheAdminTokenIsLimited(t *testing.T) {
+	log, calls := testEntries(), 0
+	s := newAuthServer(t, Config{AdminToken: "s3cret-admin"}, log, &calls, false)
+	b := &jar{t: t, s: s, cookies: map[string]*http.Cookie{}}
+	b.do(http.MethodGet, "/sign-in", nil)
+	statuses := []int{}
+	for i := range 7 {
+		resp, _ := b.do(http.MethodPost, "/sign-in", url.Values{"token": {fmt.Sprint("guess-", i)}})
+		statuses = append(statuses, resp.StatusCode)
+	}
+	if statuses[0] == http.StatusTooManyRequests || statuses[6] != http.StatusTooManyRequests {
+		t.Fatalf("sign-in answers: %v, want the sixth on refused with 429", statuses)
 	}
 }
