@@ -190,8 +190,7 @@ func SummaryQueryFrom(c *fiber.Ctx) (order.SummaryQuery, error) {
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
-			return q, &order.Error{Code: order.EINVALID, Message: "the query is not valid",
-				Fields: []order.FieldError{{Field: "limit", Message: "must be a whole number from 1 to " + strconv.Itoa(order.MaxPage)}}}
+			n = -1 // out of range: Normalize says so, beside the other filters' errors
 		}
 		q.Limit = n
 	}
