@@ -76,6 +76,18 @@ func TestValidateAgreesWithTheRules(t *testing.T) {
 			t.Fatalf("lines %+v: rules say %v, Validate says %v", bad, ruleErr, cmd.Validate())
 		}
 	}
+	o, _, err := order.Place(place, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := order.ChangeOrderLines{ID: o.ID, Lines: []order.Line{{SKU: "a b", Name: "x", Quantity: 1}}, ExpectedVersion: -1}
+	if _, ruleErr := o.ChangeLines(both, now); !reflect.DeepEqual(order.FieldErrors(ruleErr), order.FieldErrors(both.Validate())) {
+		t.Fatalf("bad lines and version: rules say %v, Validate says %v", ruleErr, both.Validate())
+	}
+	cancel := order.CancelOrder{ID: o.ID, Reason: "a\x00b", ExpectedVersion: -1}
+	if _, ruleErr := o.Cancel(cancel, now); !reflect.DeepEqual(order.FieldErrors(ruleErr), order.FieldErrors(cancel.Validate())) {
+		t.Fatalf("bad reason and version: rules say %v, Validate says %v", ruleErr, cancel.Validate())
+	}
 	bad := place
 	bad.Customer = ""
 	_, _, ruleErr := order.Place(bad, now)

@@ -94,12 +94,9 @@ func Fingerprint(cmd PlaceOrder) string {
 
 // ChangeLines replaces the lines of a placed order.
 func (o *Order) ChangeLines(cmd ChangeOrderLines, now time.Time) (Event, error) {
-	if err := o.expect(cmd.ExpectedVersion); err != nil {
-		return Event{}, err
-	}
 	var fe fieldErrors
 	lines := checkLines(&fe, cmd.Lines)
-	if err := fe.err(); err != nil {
+	if err := o.expect(&fe, cmd.ExpectedVersion); err != nil {
 		return Event{}, err
 	}
 	if !Allowed(o.Status).ChangeLines {
@@ -111,7 +108,7 @@ func (o *Order) ChangeLines(cmd ChangeOrderLines, now time.Time) (Event, error) 
 
 // Ship marks a placed order shipped.
 func (o *Order) Ship(cmd ShipOrder, now time.Time) (Event, error) {
-	if err := o.expect(cmd.ExpectedVersion); err != nil {
+	if err := o.expect(&fieldErrors{}, cmd.ExpectedVersion); err != nil {
 		return Event{}, err
 	}
 	if !Allowed(o.Status).Ship {
@@ -123,7 +120,7 @@ func (o *Order) Ship(cmd ShipOrder, now time.Time) (Event, error) {
 
 // Deliver marks a shipped order delivered.
 func (o *Order) Deliver(cmd DeliverOrder, now time.Time) (Event, error) {
-	if err := o.expect(cmd.ExpectedVersion); err != nil {
+	if err := o.expect(&fieldErrors{}, cmd.ExpectedVersion); err != nil {
 		return Event{}, err
 	}
 	if !Allowed(o.Status).Deliver {
@@ -135,12 +132,9 @@ func (o *Order) Deliver(cmd DeliverOrder, now time.Time) (Event, error) {
 
 // Cancel cancels a placed order.
 func (o *Order) Cancel(cmd CancelOrder, now time.Time) (Event, error) {
-	if err := o.expect(cmd.ExpectedVersion); err != nil {
-		return Event{}, err
-	}
 	var fe fieldErrors
 	reason := checkReason(&fe, cmd.Reason)
-	if err := fe.err(); err != nil {
+	if err := o.expect(&fe, cmd.ExpectedVersion); err != nil {
 		return Event{}, err
 	}
 	if !Allowed(o.Status).Cancel {
@@ -153,7 +147,7 @@ func (o *Order) Cancel(cmd CancelOrder, now time.Time) (Event, error) {
 // Delete checks that the order may be deleted and returns its OrderDeleted
 // event; the caller removes the order.
 func (o *Order) Delete(cmd DeleteOrder, now time.Time) (Event, error) {
-	if err := o.expect(cmd.ExpectedVersion); err != nil {
+	if err := o.expect(&fieldErrors{}, cmd.ExpectedVersion); err != nil {
 		return Event{}, err
 	}
 	if !Allowed(o.Status).Delete {
@@ -162,9 +156,11 @@ func (o *Order) Delete(cmd DeleteOrder, now time.Time) (Event, error) {
 	return o.bump(now, OrderDeleted{}), nil
 }
 
-func (o *Order) expect(version int) error {
-	var fe fieldErrors
-	checkExpected(&fe, version)
+// expect adds the expected version's field check to fe (the command's other
+// field errors, if any) and fails with them all, as the command's Validate
+// does; then with a conflict if the order is at another version.
+func (o *Order) expect(fe *fieldErrors, version int) error {
+	checkExpected(fe, version)
 	if err := fe.err(); err != nil {
 		return err
 	}
