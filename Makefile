@@ -82,8 +82,9 @@ bench: build
 	$(GO) tool benchstat -col /stage -filter '.name:(PlaceOrder OR ListOrders)' $(BENCH_OUT)
 	$(GO) tool benchstat -filter '-.name:(PlaceOrder OR ListOrders)' $(BENCH_OUT)
 
-# Fuzz targets, each run for $(FUZZ_TIME). The inputs a run finds that
-# widen coverage are copied into the package's testdata/fuzz, so they are
+# Fuzz targets, each run for $(FUZZ_TIME). The inputs fuzzing has found
+# that widen coverage (this run's and earlier ones', kept in the Go build
+# cache) are copied into the package's testdata/fuzz, so they are
 # committed and replayed by every plain `go test` (KEEP_CORPUS= skips the
 # copy, as CI's short run does).
 FUZZ_TIME   ?= 2m
@@ -102,7 +103,8 @@ fuzz:
 	  echo "== $$name ($$pkg, $(FUZZ_TIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_TIME) $$pkg; \
 	  if [ -n "$(KEEP_CORPUS)" ] && [ -d "$$cache/$${pkg#./}/$$name" ]; then \
-	    mkdir -p "$$pkg/testdata/fuzz/$$name"; cp -n "$$cache/$${pkg#./}/$$name"/* "$$pkg/testdata/fuzz/$$name/"; \
+	    dst="$$pkg/testdata/fuzz/$$name"; mkdir -p "$$dst"; \
+	    for f in "$$cache/$${pkg#./}/$$name"/*; do [ -e "$$dst/$${f##*/}" ] || cp "$$f" "$$dst/"; done; \
 	  fi; \
 	done
 
