@@ -17,7 +17,8 @@ import (
 //
 // The process starts this way after a crash, too: a rebuild of a large
 // read database no longer keeps the listener shut for its whole length.
-func (s *Server) EnterActive() <-chan error {
+// Ending ctx stops the preparation (the app closing).
+func (s *Server) EnterActive(ctx context.Context) <-chan error {
 	done := make(chan error, 1)
 	n, st := s.cfg.Switch.Active()
 	e, ok := st.(Enterer)
@@ -32,7 +33,6 @@ func (s *Server) EnterActive() <-chan error {
 	s.rebuilds.current = j
 	s.rebuilds.mu.Unlock()
 	go func() {
-		ctx := context.Background()
 		err := e.Enter(ctx, func(did, total int64) {
 			permille := 0
 			if total > 0 {

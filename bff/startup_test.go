@@ -43,7 +43,7 @@ func TestTheStartUpStageIsPreparedWhileTheServerServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, _ := serve(t, s)
-	done := s.EnterActive()
+	done := s.EnterActive(context.Background())
 
 	stage := func() stageJSON {
 		t.Helper()

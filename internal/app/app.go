@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -150,10 +149,11 @@ type App struct {
 	bus    *messaging.Embedded
 	unlock func() // releases the data dir
 
-	entered  <-chan error // preparing the start-up stage's outcome
-	readyMu  sync.Mutex
-	readied  bool
-	readyErr error
+	// Preparing the start-up stage: stopEntering ends it, ready is closed
+	// when it is over, with its outcome in readyErr.
+	stopEntering context.CancelFunc
+	ready        chan struct{}
+	readyErr     error
 	WriteDB  *bun.DB
 	Switch   *bff.Switch
 	Server   *bff.Server
@@ -282,7 +282,13 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	// The active stage is prepared while the app serves (bff.EnterActive).
-	a.entered = a.Server.EnterActive()
+	entering, stop := context.WithCancel(context.WithoutCancel(ctx))
+	entered := a.Server.EnterActive(entering)
+	a.stopEntering, a.ready = stop, make(chan struct{})
+	go func() {
+		a.readyErr = <-entered
+		close(a.ready)
+	}()
 	return a, nil
 }
 
@@ -290,17 +296,12 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 // read side brought up to date) and returns what preparing it returned;
 // the app serves meanwhile.
 func (a *App) Ready(ctx context.Context) error {
-	a.readyMu.Lock()
-	defer a.readyMu.Unlock()
-	if !a.readied {
-		select {
-		case a.readyErr = <-a.entered:
-			a.readied = true
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	select {
+	case <-a.ready:
+		return a.readyErr
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return a.readyErr
 }
 
 // The ports stage 3 offers the BFF beyond the Stage itself: checked here,
@@ -353,6 +354,10 @@ func (a *App) Run(ctx context.Context) error {
 // Close stops stage 3's workers and releases the bus and the databases.
 func (a *App) Close() error {
 	var errs []error
+	if a.stopEntering != nil { // preparing the stage uses what closes below
+		a.stopEntering()
+		<-a.ready
+	}
 	if a.Stage3 != nil {
 		errs = append(errs, a.Stage3.Close())
 	}
