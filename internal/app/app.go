@@ -154,9 +154,9 @@ type App struct {
 	stopEntering context.CancelFunc
 	ready        chan struct{}
 	readyErr     error
-	WriteDB  *bun.DB
-	Switch   *bff.Switch
-	Server   *bff.Server
+	WriteDB      *bun.DB
+	Switch       *bff.Switch
+	Server       *bff.Server
 	// Metrics is this process's registry, served at /metrics.
 	Metrics *metrics.Registry
 }
