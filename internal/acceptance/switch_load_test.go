@@ -282,8 +282,8 @@ func TestLiveSwitchUnderLoadLeavesTheReadSideEqualToTheRecord(t *testing.T) {
 				t.Fatalf("a client failed: %v", err)
 			default:
 			}
-			if sent.Load() < 100 {
-				t.Fatalf("only %d commands went through", sent.Load())
+			if sent.Load() == 0 {
+				t.Fatal("no command went through while the stages switched")
 			}
 			t.Logf("%d commands acknowledged", sent.Load())
 
