@@ -40,13 +40,15 @@ type controlJSON struct {
 	Min     *int     `json:"min,omitempty"`
 	Max     *int     `json:"max,omitempty"`
 	Unit    string   `json:"unit,omitempty"`
-	Effect  string   `json:"effect"`
-	Watch   string   `json:"watch"`
+	// Placeholder hints at what a text control takes.
+	Placeholder string `json:"placeholder,omitempty"`
+	Effect      string `json:"effect"`
+	Watch       string `json:"watch"`
 }
 
 func controlOf(c stageview.Control) controlJSON {
 	out := controlJSON{Key: c.Key, Label: c.Label, Kind: c.Kind, Value: c.Value, Default: c.Default, On: c.On(),
-		Choices: c.Choices, Unit: c.Unit, Effect: c.Effect, Watch: c.Watch}
+		Choices: c.Choices, Unit: c.Unit, Placeholder: c.Placeholder, Effect: c.Effect, Watch: c.Watch}
 	if c.Kind == stageview.ControlNumber {
 		lo, hi := c.Min, c.Max
 		out.Min, out.Max = &lo, &hi
@@ -159,12 +161,42 @@ func (s *Server) workshopPanel(c *fiber.Ctx, a *web.Architecture) {
 		return
 	}
 	p := &web.WorkshopPanel{CSRFToken: tokenOf(c)}
-	for _, ctl := range w.Controls(c.UserContext()) {
+	controls := w.Controls(c.UserContext())
+	for _, ctl := range controls {
 		p.Controls = append(p.Controls, web.WorkshopControl{
-			Key: ctl.Key, Label: ctl.Label, Number: ctl.Kind == stageview.ControlNumber, Value: ctl.Value, On: ctl.On(),
+			Key: ctl.Key, Label: ctl.Label, Number: ctl.Kind == stageview.ControlNumber, Text: ctl.Kind == stageview.ControlText,
+			Placeholder: ctl.Placeholder, Value: ctl.Value, On: ctl.On(),
 			Choices: ctl.Choices, Min: ctl.Min, Max: ctl.Max, Unit: ctl.Unit, Effect: ctl.Effect, Watch: ctl.Watch,
 			Action: "/architecture/workshop/" + ctl.Key,
 		})
 	}
 	a.Workshop = p
+	markDiagram(&a.Diagram, controls)
+}
+
+// markDiagram draws the controls' effects on the diagram: a marked box
+// (by its component, or when every flow through it is marked) and the
+// arrows of a marked flow. The first mark of a box wins.
+func markDiagram(d *web.Diagram, controls []stageview.Control) {
+	for _, ctl := range controls {
+		for _, m := range ctl.Marks {
+			for i := range d.Boxes {
+				b := &d.Boxes[i]
+				if b.Mark == "" && (b.Component == m.Target || allFlows(b.Flow, m.Target)) {
+					b.Mark, b.MarkText = m.State, m.Text
+				}
+			}
+			for i := range d.Arrows {
+				ar := &d.Arrows[i]
+				if ar.Mark == "" && allFlows(ar.Flow, m.Target) {
+					ar.Mark = m.State
+				}
+			}
+		}
+	}
+}
+
+// allFlows tells whether flows (space-separated) is flow alone.
+func allFlows(flows, flow string) bool {
+	return flows != "" && flows == flow
 }

@@ -70,7 +70,7 @@ func (s *Stage) Figures(ctx context.Context) stageview.Figures {
 	pending := backlog(ctx, s.cfg.NATS, s.consumers())
 	c.EventsBacklog.Messages, c.EventsBacklog.Known = pending[s.topics.events]
 	c.CommandsBacklog.Messages, c.CommandsBacklog.Known = pending[s.topics.commands]
-	return c.Figures()
+	return s.workshopFigures(c.Figures())
 }
 
 // lagWarn is the lag from which the figure asks for attention, and
