@@ -57,7 +57,7 @@ func controlOf(c stageview.Control) controlJSON {
 }
 
 // controlRequest is the body of PUT /api/admin/workshop/{control}: a
-// string or a number.
+// string, a number or a boolean.
 type controlRequest struct {
 	Value json.RawMessage `json:"value"`
 }
@@ -108,12 +108,16 @@ func (s *Server) apiSetControl(c *fiber.Ctx) error {
 	return fiber.ErrNotFound
 }
 
-// controlValue reads a control's value from JSON: a string, or a number
-// as it was written.
+// controlValue reads a control's value from JSON: a string, a number as
+// it was written, or a boolean as "true" or "false".
 func controlValue(raw json.RawMessage) (string, bool) {
 	var str string
 	if err := json.Unmarshal(raw, &str); err == nil {
 		return str, true
+	}
+	var b bool
+	if err := json.Unmarshal(raw, &b); err == nil {
+		return strconv.FormatBool(b), true
 	}
 	var n json.Number
 	if err := json.Unmarshal(raw, &n); err == nil {
