@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -180,8 +181,23 @@ func (s *Server) workshopPanel(c *fiber.Ctx, a *web.Architecture) {
 
 // markDiagram draws the controls' effects on the diagram: a marked box
 // (by its component, or when every flow through it is marked) and the
-// arrows of a marked flow. The first mark of a box wins.
+// arrows of a marked flow. The first mark of a box wins. The diagram's
+// description names the controls that are on, for those who do not see
+// the drawing.
 func markDiagram(d *web.Diagram, controls []stageview.Control) {
+	var on []string
+	for _, ctl := range controls {
+		if ctl.On() {
+			value := ctl.Value
+			if ctl.Unit != "" {
+				value += " " + ctl.Unit
+			}
+			on = append(on, ctl.Label+": "+value)
+		}
+	}
+	if len(on) > 0 {
+		d.Desc += " Workshop controls on — " + strings.Join(on, "; ") + "."
+	}
 	for _, ctl := range controls {
 		for _, m := range ctl.Marks {
 			for i := range d.Boxes {

@@ -108,6 +108,9 @@ func TestTheDiagramShowsTheControlsEffects(t *testing.T) {
 	if mark, _ := box("command-bus"); mark != "" {
 		t.Errorf("in async mode the command bus is %q", mark)
 	}
+	if desc := doc.Find(`[data-testid="diagram"] desc`).Text(); !strings.Contains(desc, "Workshop controls on — Write database: down; Command bus: async.") {
+		t.Errorf("the diagram's description does not name the controls on: %q", desc)
+	}
 	if doc.Find(`[data-testid="diagram-arrow"][data-flow="command-sync"][data-mark="idle"]`).Length() != 1 {
 		t.Error("in async mode the sync command path is not drawn idle")
 	}

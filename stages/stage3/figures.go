@@ -88,7 +88,7 @@ func (c Counts) Figures() stageview.Figures {
 
 	accepted := count(FigureCommandsAccepted, "Accepted", c.Accepted, "queued, answered 202")
 	if c.Accepted == 0 {
-		accepted.Detail = "only with --command-bus=async"
+		accepted.Detail = "only in async mode (--command-bus=async)"
 	}
 	commandBus := stageview.Group{Title: "Command bus", Figures: []stageview.Figure{
 		accepted,
