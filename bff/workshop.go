@@ -181,7 +181,8 @@ func (s *Server) workshopPanel(c *fiber.Ctx, a *web.Architecture) {
 
 // markDiagram draws the controls' effects on the diagram: a marked box
 // (by its component, or when every flow through it is marked) and the
-// arrows of a marked flow. The first mark of a box wins. The diagram's
+// arrows of a marked flow. Where marks meet, the weightier wins (a fault
+// over a pause, over a slow-down, over an alteration). The diagram's
 // description names the controls that are on, for those who do not see
 // the drawing.
 func markDiagram(d *web.Diagram, controls []stageview.Control) {
@@ -202,18 +203,23 @@ func markDiagram(d *web.Diagram, controls []stageview.Control) {
 		for _, m := range ctl.Marks {
 			for i := range d.Boxes {
 				b := &d.Boxes[i]
-				if b.Mark == "" && (b.Component == m.Target || allFlows(b.Flow, m.Target)) {
+				if markRank[m.State] > markRank[b.Mark] && (b.Component == m.Target || allFlows(b.Flow, m.Target)) {
 					b.Mark, b.MarkText = m.State, m.Text
 				}
 			}
 			for i := range d.Arrows {
 				ar := &d.Arrows[i]
-				if ar.Mark == "" && allFlows(ar.Flow, m.Target) {
+				if markRank[m.State] > markRank[ar.Mark] && allFlows(ar.Flow, m.Target) {
 					ar.Mark = m.State
 				}
 			}
 		}
 	}
+}
+
+// markRank orders the marks by weight; no mark is 0.
+var markRank = map[string]int{
+	stageview.MarkIdle: 1, stageview.MarkAltered: 2, stageview.MarkSlow: 3, stageview.MarkPaused: 4, stageview.MarkFault: 5,
 }
 
 // allFlows tells whether flows (space-separated) is flow alone.

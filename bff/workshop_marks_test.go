@@ -37,6 +37,9 @@ func (m *markingWorkshop) Controls(context.Context) []stageview.Control {
 		poisonMarks = []stageview.Mark{{Target: "projector", State: stageview.MarkFault, Text: "poisoned"}}
 	}
 	return []stageview.Control{
+		// Always slowed: a poison's fault must outweigh it.
+		{Key: "projector_delay_ms", Label: "Projector delay", Kind: stageview.ControlNumber, Value: "500", Default: "0", Max: 10000,
+			Marks: []stageview.Mark{{Target: "projector", State: stageview.MarkSlow, Text: "+500 ms"}}},
 		{Key: "write_db", Label: "Write database", Kind: stageview.ControlChoice, Value: write, Default: "up",
 			Choices: []string{"up", "down"}, Marks: writeMarks},
 		{Key: "command_bus", Label: "Command bus", Kind: stageview.ControlChoice, Value: bus, Default: "sync",
@@ -82,6 +85,9 @@ func TestTheDiagramShowsTheControlsEffects(t *testing.T) {
 	if mark, _ := box("command-bus"); mark != stageview.MarkIdle {
 		t.Errorf("in sync mode the command bus is %q, want idle", mark)
 	}
+	if mark, text := box("projector"); mark != stageview.MarkSlow || text != "+500 ms" {
+		t.Errorf("the delayed projector: %q %q", mark, text)
+	}
 	if mark, _ := box("modify-api"); mark != "" {
 		t.Errorf("the modify API is marked %q: it is on both paths", mark)
 	}
@@ -108,7 +114,7 @@ func TestTheDiagramShowsTheControlsEffects(t *testing.T) {
 	if mark, _ := box("command-bus"); mark != "" {
 		t.Errorf("in async mode the command bus is %q", mark)
 	}
-	if desc := doc.Find(`[data-testid="diagram"] desc`).Text(); !strings.Contains(desc, "Workshop controls on — Write database: down; Command bus: async.") {
+	if desc := doc.Find(`[data-testid="diagram"] desc`).Text(); !strings.Contains(desc, "Workshop controls on — Projector delay: 500; Write database: down; Command bus: async.") {
 		t.Errorf("the diagram's description does not name the controls on: %q", desc)
 	}
 	if doc.Find(`[data-testid="diagram-arrow"][data-flow="command-sync"][data-mark="idle"]`).Length() != 1 {
@@ -131,6 +137,7 @@ func TestTheDiagramShowsTheControlsEffects(t *testing.T) {
 		t.Fatalf("set poison_order: %d, %q", status, w.poison)
 	}
 	_, doc = b.do(http.MethodGet, "/architecture?stage=3", nil)
+	// The fault outweighs the delay's mark.
 	if mark, text := box("projector"); mark != stageview.MarkFault || text != "poisoned" {
 		t.Errorf("projector poisoned: %q %q", mark, text)
 	}

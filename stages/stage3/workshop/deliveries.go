@@ -101,7 +101,12 @@ type deliveryLoop struct {
 type sentCopy struct {
 	done    chan struct{}
 	applied bool
+	at      time.Time
 }
+
+// copyKept is how long a copy's answer is kept for its original: the
+// original comes back after NakDelay, unless another instance took it.
+const copyKept = time.Minute
 
 func (l *deliveryLoop) run(up <-chan *message.Message) {
 	for {
@@ -208,8 +213,13 @@ func (l *deliveryLoop) send(msg *message.Message) bool {
 // sendCopy hands out a held copy without waiting for its answer, and
 // remembers the answer for when the bus delivers the original again.
 func (l *deliveryLoop) sendCopy(cp *message.Message) bool {
-	sc := &sentCopy{done: make(chan struct{})}
+	sc := &sentCopy{done: make(chan struct{}), at: time.Now()}
 	l.mu.Lock()
+	for id, old := range l.copies {
+		if time.Since(old.at) > copyKept {
+			delete(l.copies, id)
+		}
+	}
 	l.copies[cp.UUID] = sc
 	l.mu.Unlock()
 	if !l.send(cp) {
