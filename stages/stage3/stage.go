@@ -162,6 +162,8 @@ func New(cfg Config) (*Stage, error) {
 	if cfg.CommandBus == CommandBusAsync {
 		s.Commands, s.readModel = s.bus.Queue(reads), s.bus.Rejections(reads)
 	}
+	// With the workshop controls, command_bus switches the two live
+	// (workshop.go).
 	s.workshopCommandBus(handlers, reads)
 	s.projector = &Projector{read: cfg.Read, log: cfg.Logger.With("component", "projector"), metrics: newStageMetrics(cfg.Metrics),
 		applied: func(e order.Event) { s.tell(e.OrderID) }}
