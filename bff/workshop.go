@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -40,13 +41,15 @@ type controlJSON struct {
 	Min     *int     `json:"min,omitempty"`
 	Max     *int     `json:"max,omitempty"`
 	Unit    string   `json:"unit,omitempty"`
-	Effect  string   `json:"effect"`
-	Watch   string   `json:"watch"`
+	// Placeholder hints at what a text control takes.
+	Placeholder string `json:"placeholder,omitempty"`
+	Effect      string `json:"effect"`
+	Watch       string `json:"watch"`
 }
 
 func controlOf(c stageview.Control) controlJSON {
 	out := controlJSON{Key: c.Key, Label: c.Label, Kind: c.Kind, Value: c.Value, Default: c.Default, On: c.On(),
-		Choices: c.Choices, Unit: c.Unit, Effect: c.Effect, Watch: c.Watch}
+		Choices: c.Choices, Unit: c.Unit, Placeholder: c.Placeholder, Effect: c.Effect, Watch: c.Watch}
 	if c.Kind == stageview.ControlNumber {
 		lo, hi := c.Min, c.Max
 		out.Min, out.Max = &lo, &hi
@@ -55,7 +58,7 @@ func controlOf(c stageview.Control) controlJSON {
 }
 
 // controlRequest is the body of PUT /api/admin/workshop/{control}: a
-// string or a number.
+// string, a number or a boolean.
 type controlRequest struct {
 	Value json.RawMessage `json:"value"`
 }
@@ -106,12 +109,16 @@ func (s *Server) apiSetControl(c *fiber.Ctx) error {
 	return fiber.ErrNotFound
 }
 
-// controlValue reads a control's value from JSON: a string, or a number
-// as it was written.
+// controlValue reads a control's value from JSON: a string, a number as
+// it was written, or a boolean as "true" or "false".
 func controlValue(raw json.RawMessage) (string, bool) {
 	var str string
 	if err := json.Unmarshal(raw, &str); err == nil {
 		return str, true
+	}
+	var b bool
+	if err := json.Unmarshal(raw, &b); err == nil {
+		return strconv.FormatBool(b), true
 	}
 	var n json.Number
 	if err := json.Unmarshal(raw, &n); err == nil {
@@ -159,12 +166,63 @@ func (s *Server) workshopPanel(c *fiber.Ctx, a *web.Architecture) {
 		return
 	}
 	p := &web.WorkshopPanel{CSRFToken: tokenOf(c)}
-	for _, ctl := range w.Controls(c.UserContext()) {
+	controls := w.Controls(c.UserContext())
+	for _, ctl := range controls {
 		p.Controls = append(p.Controls, web.WorkshopControl{
-			Key: ctl.Key, Label: ctl.Label, Number: ctl.Kind == stageview.ControlNumber, Value: ctl.Value, On: ctl.On(),
+			Key: ctl.Key, Label: ctl.Label, Number: ctl.Kind == stageview.ControlNumber, Text: ctl.Kind == stageview.ControlText,
+			Placeholder: ctl.Placeholder, Value: ctl.Value, On: ctl.On(),
 			Choices: ctl.Choices, Min: ctl.Min, Max: ctl.Max, Unit: ctl.Unit, Effect: ctl.Effect, Watch: ctl.Watch,
 			Action: "/architecture/workshop/" + ctl.Key,
 		})
 	}
 	a.Workshop = p
+	markDiagram(&a.Diagram, controls)
+}
+
+// markDiagram draws the controls' effects on the diagram: a marked box
+// (by its component, or when every flow through it is marked) and the
+// arrows of a marked flow. Where marks meet, the weightier wins (a fault
+// over a pause, over a slow-down, over an alteration). The diagram's
+// description names the controls that are on, for those who do not see
+// the drawing.
+func markDiagram(d *web.Diagram, controls []stageview.Control) {
+	var on []string
+	for _, ctl := range controls {
+		if ctl.On() {
+			value := ctl.Value
+			if ctl.Unit != "" {
+				value += " " + ctl.Unit
+			}
+			on = append(on, ctl.Label+": "+value)
+		}
+	}
+	if len(on) > 0 {
+		d.Desc += " Workshop controls on — " + strings.Join(on, "; ") + "."
+	}
+	for _, ctl := range controls {
+		for _, m := range ctl.Marks {
+			for i := range d.Boxes {
+				b := &d.Boxes[i]
+				if markRank[m.State] > markRank[b.Mark] && (b.Component == m.Target || allFlows(b.Flow, m.Target)) {
+					b.Mark, b.MarkText = m.State, m.Text
+				}
+			}
+			for i := range d.Arrows {
+				ar := &d.Arrows[i]
+				if markRank[m.State] > markRank[ar.Mark] && allFlows(ar.Flow, m.Target) {
+					ar.Mark = m.State
+				}
+			}
+		}
+	}
+}
+
+// markRank orders the marks by weight; no mark is 0.
+var markRank = map[string]int{
+	stageview.MarkIdle: 1, stageview.MarkAltered: 2, stageview.MarkSlow: 3, stageview.MarkPaused: 4, stageview.MarkFault: 5,
+}
+
+// allFlows tells whether flows (space-separated) is flow alone.
+func allFlows(flows, flow string) bool {
+	return flows != "" && flows == flow
 }

@@ -151,6 +151,10 @@ type DiagramBox struct {
 	Flow string
 	// Text is the box's lines; the first is the name, drawn bold.
 	Text []DiagramText
+	// Mark is what a workshop control does to the box now ("fault",
+	// "paused", "slow", "altered", "idle"; empty: nothing), MarkText its
+	// label ("down").
+	Mark, MarkText string
 }
 
 // DiagramText is one line of text, centred on X with its baseline at Y.
@@ -169,6 +173,8 @@ type DiagramArrow struct {
 	// Flow lists, space-separated, the live flows the arrow carries (see LivePanel.Flows).
 	Flow  string
 	Label string
+	// Mark is what a workshop control does to the arrow now ("idle": a path not taken).
+	Mark string
 	// LabelX and LabelY place the label's baseline; LabelAnchor is "start", "middle" or "end".
 	LabelX, LabelY int
 	LabelAnchor    string

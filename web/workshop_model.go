@@ -11,8 +11,11 @@ type WorkshopPanel struct {
 // WorkshopControl is one control: a number (Min to Max, in Unit) or a choice among Choices.
 type WorkshopControl struct {
 	Key, Label string
-	Number     bool
-	Value      string
+	// Number takes a whole number; Text a line of text (Placeholder hints what); otherwise a
+	// choice among Choices.
+	Number, Text bool
+	Placeholder  string
+	Value        string
 	// On tells whether the control is away from its default.
 	On       bool
 	Choices  []string

@@ -17,7 +17,7 @@ import (
 // ErrorLog returns the stage's error log: a replay runs between two of the
 // projector's events, and a command entry is re-queued on the command bus.
 func (s *Stage) ErrorLog() *errorlog.Log {
-	return errorlog.New(s.cfg.Read, s.cfg.Write, s.bus, &s.projector.mu)
+	return s.workshopErrorLog(errorlog.New(s.cfg.Read, s.cfg.Write, s.bus, &s.projector.mu))
 }
 
 // Rebuild rebuilds the read database (rebuild.Rebuild), holding the

@@ -70,7 +70,7 @@ func (s *Stage) Figures(ctx context.Context) stageview.Figures {
 	pending := backlog(ctx, s.cfg.NATS, s.consumers())
 	c.EventsBacklog.Messages, c.EventsBacklog.Known = pending[s.topics.events]
 	c.CommandsBacklog.Messages, c.CommandsBacklog.Known = pending[s.topics.commands]
-	return c.Figures()
+	return s.workshopFigures(c.Figures())
 }
 
 // lagWarn is the lag from which the figure asks for attention, and
@@ -88,7 +88,7 @@ func (c Counts) Figures() stageview.Figures {
 
 	accepted := count(FigureCommandsAccepted, "Accepted", c.Accepted, "queued, answered 202")
 	if c.Accepted == 0 {
-		accepted.Detail = "only with --command-bus=async"
+		accepted.Detail = "only in async mode (--command-bus=async)"
 	}
 	commandBus := stageview.Group{Title: "Command bus", Figures: []stageview.Figure{
 		accepted,

@@ -26,7 +26,7 @@ const readyTimeout = 2 * time.Second
 // are applied in the request, the bus when they are queued on it. Anything
 // else down or behind only degrades it: reads lag, commands wait.
 func (s *Stage) Readiness(ctx context.Context) stageview.Readiness {
-	async := s.cfg.CommandBus == CommandBusAsync
+	async := s.asyncCommands()
 	write := stageview.Component{Key: "write_db", Name: "write database", State: stageview.Up, Essential: !async}
 	if err := tableAnswers(ctx, s.cfg.Write, "orders"); err != nil {
 		write.State, write.Reason = stageview.Down, "does not answer ("+err.Error()+"): commands fail"

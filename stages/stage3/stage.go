@@ -131,19 +131,19 @@ func New(cfg Config) (*Stage, error) {
 		Logger:        logger,
 	}
 	if cfg.Workshop {
-		s.workshop = workshop.New(busAckWait)
+		s.workshop = workshop.New(busAckWait, cfg.CommandBus == CommandBusAsync)
 		subCfg = workshopSubscriber(subCfg)
 	}
 	if s.sub, err = messaging.NewSubscriber(cfg.NATS, subCfg); err != nil {
 		return nil, err
 	}
 	s.relay = NewRelay(cfg.Write, s.pub, s.topics.events, cfg.Logger.With("component", "relay"))
-	repo := command.NewRepository(cfg.Write, command.WithChangeLog(func(ctx context.Context, tx bun.Tx, events []order.Event) error {
+	repo := command.NewRepository(cfg.Write, command.WithChangeLog(s.workshopChangeLog(func(ctx context.Context, tx bun.Tx, events []order.Event) error {
 		if err := changelog.Append(ctx, tx, events); err != nil {
 			return err
 		}
 		return commandbus.RecordApplied(ctx, tx, events)
-	}), command.AfterCommit(s.relay.Wake))
+	})), command.AfterCommit(s.relay.Wake))
 	// The write side, with the workshop's decorator when it is on
 	// (workshop.go).
 	handlers := s.workshopWriteSide(command.New(repo))
@@ -162,6 +162,9 @@ func New(cfg Config) (*Stage, error) {
 	if cfg.CommandBus == CommandBusAsync {
 		s.Commands, s.readModel = s.bus.Queue(reads), s.bus.Rejections(reads)
 	}
+	// With the workshop controls, command_bus switches the two live
+	// (workshop.go).
+	s.workshopCommandBus(handlers, reads)
 	s.projector = &Projector{read: cfg.Read, log: cfg.Logger.With("component", "projector"), metrics: newStageMetrics(cfg.Metrics),
 		applied: func(e order.Event) { s.tell(e.OrderID) }}
 	s.relay.published = s.projector.metrics.published
@@ -180,7 +183,7 @@ func New(cfg Config) (*Stage, error) {
 		Replayed:  m.applied.Add,
 	}}
 	registerBacklog(cfg.Metrics, cfg.NATS, s.consumers())
-	if s.router, err = s.projector.router(s.sub, s.topics.events, holding, logger); err != nil {
+	if s.router, err = s.projector.router(s.workshopEvents(s.sub), s.topics.events, s.workshopHolding(holding), logger); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -33,6 +33,31 @@ type Log struct {
 	// behind entries the replay is marking replayed (it would then wait
 	// behind nothing), nor a rebuild swap the tables under it.
 	lock sync.Locker
+	// check, when set, is asked before an event is replayed: an error
+	// makes the event fail again (the workshop's poisoned order).
+	check func(order.Event) error
+}
+
+// Checking returns l, asking check before it replays an event: an event
+// check fails stays parked, with check's error.
+func (l *Log) Checking(check func(order.Event) error) *Log {
+	c := *l
+	c.check = check
+	return &c
+}
+
+// decoder reads an entry's envelope for a replay: decode, then the check.
+func (l *Log) decoder() projection.Decoder {
+	if l.check == nil {
+		return decode
+	}
+	return func(envelope []byte) (order.Event, error) {
+		e, err := decode(envelope)
+		if err != nil {
+			return e, err
+		}
+		return e, l.check(e)
+	}
 }
 
 // New returns the error log kept in the read database read. write is the
@@ -133,7 +158,7 @@ func (l *Log) replayEvents(ctx context.Context, id int64, dryRun bool) (projecti
 		l.lock.Lock()
 		defer l.lock.Unlock()
 	}
-	return projection.Replay(ctx, l.read, projection.Live, decode, id, dryRun)
+	return projection.Replay(ctx, l.read, projection.Live, l.decoder(), id, dryRun)
 }
 
 // requeueCommand replays a command entry: it sends the command to the
@@ -191,7 +216,7 @@ func (l *Log) Discard(ctx context.Context, id int64) (projection.ReplayReport, e
 	if err != nil || !found {
 		return projection.ReplayReport{}, err
 	}
-	return projection.Replay(ctx, l.read, projection.Live, decode, next, false)
+	return projection.Replay(ctx, l.read, projection.Live, l.decoder(), next, false)
 }
 
 // decode reads an entry's envelope as the projector reads a

@@ -4,6 +4,11 @@
 // projector's router, a hook the relay consults each round, a decorator of
 // the write side — and is off by
 // default; nothing is saved, so a restart turns every control off.
+//
+// The controls: projector_delay_ms, projector and relay (this file),
+// write_db (writedb.go), command_bus (commandbus.go),
+// duplicate_deliveries_pct and reorder_deliveries (deliveries.go),
+// poison_order (poison.go) and legacy_events (legacy.go).
 package workshop
 
 import (
@@ -26,12 +31,21 @@ const (
 	Projector      = "projector"
 	Relay          = "relay"
 	WriteDB        = "write_db"
+	CommandBus     = "command_bus"
+	Duplicates     = "duplicate_deliveries_pct"
+	Reorder        = "reorder_deliveries"
+	PoisonOrder    = "poison_order"
+	LegacyEvents   = "legacy_events"
 )
 
 // The values of the switches.
 const (
 	Running = "running"
 	Paused  = "paused"
+	Sync    = "sync"
+	Async   = "async"
+	On      = "true"
+	Off     = "false"
 )
 
 // MaxDelay bounds the projector delay, in milliseconds.
@@ -48,15 +62,33 @@ type Controls struct {
 	relayPaused atomic.Bool
 	writeDown   atomic.Bool
 
+	// startAsync is the command bus's mode at start (--command-bus);
+	// async the mode now.
+	startAsync bool
+	async      atomic.Bool
+	// dupPct is the share of events delivered twice, in percent;
+	// reorder swaps neighbouring deliveries.
+	dupPct  atomic.Int64
+	reorder atomic.Bool
+	// poison is the order whose events fail in the projector; nil: none.
+	poison atomic.Pointer[order.ID]
+	legacy atomic.Bool
+
+	// What the controls did, for the live panel (Figures).
+	duplicated, swapped, poisonFails, legacyWritten atomic.Int64
+
 	mu sync.Mutex
 	// resumed is nil while the projector runs; while it is paused, a
 	// channel closed on resume.
 	resumed chan struct{}
 }
 
-// New returns the controls, all off, for a bus with the given AckWait.
-func New(ackWait time.Duration) *Controls {
-	return &Controls{ackWait: ackWait}
+// New returns the controls, all off, for a bus with the given AckWait;
+// async is the command bus's mode at start, which command_bus starts from.
+func New(ackWait time.Duration, async bool) *Controls {
+	c := &Controls{ackWait: ackWait, startAsync: async}
+	c.async.Store(async)
+	return c
 }
 
 // List returns the controls with their current values.
@@ -79,26 +111,61 @@ func (c *Controls) List() []stageview.Control {
 			Value: strconv.FormatInt(c.delay.Load(), 10), Default: "0", Min: 0, Max: MaxDelay, Unit: "ms",
 			Effect: "Every event waits this long before the projector applies it.",
 			Watch:  "New orders show as pending and pages as syncing; the projection lag grows, then shrinks when set back to 0.",
+			Marks:  marks(c.delay.Load() > 0, stageview.Mark{Target: "projector", State: stageview.MarkSlow, Text: "+" + strconv.FormatInt(c.delay.Load(), 10) + " ms"}),
 		},
 		{
 			Key: Projector, Label: "Projector", Kind: stageview.ControlChoice,
 			Value: projector, Default: Running, Choices: []string{Running, Paused},
 			Effect: "Paused, the projector applies nothing: events wait on the bus, none is lost or parked.",
 			Watch:  "The bus backlog grows and the read side stands still while commands still succeed; on resume the backlog drains.",
+			Marks:  marks(projector == Paused, stageview.Mark{Target: "projector", State: stageview.MarkPaused, Text: "paused"}),
 		},
 		{
 			Key: Relay, Label: "Relay", Kind: stageview.ControlChoice,
 			Value: relay, Default: Running, Choices: []string{Running, Paused},
 			Effect: "Paused, the relay publishes nothing: events stay in the change log of the write database.",
 			Watch:  "The change log grows and the bus stays quiet; the read side falls behind. On resume the relay catches up in commit order.",
+			Marks:  marks(relay == Paused, stageview.Mark{Target: "outbox-relay", State: stageview.MarkPaused, Text: "paused"}),
 		},
 		{
 			Key: WriteDB, Label: "Write database", Kind: stageview.ControlChoice,
 			Value: write, Default: Up, Choices: []string{Up, Down},
 			Effect: "Down, the app's write path refuses as if the database of record were gone; reads go on from the read database.",
 			Watch:  "Commands fail with 503 in sync mode; in async mode they are accepted (202) and wait on the command bus, applied once it is up again.",
+			Marks:  marks(c.writeDown.Load(), stageview.Mark{Target: "write-db", State: stageview.MarkFault, Text: "down"}),
 		},
+		c.commandBusControl(),
+		c.duplicatesControl(),
+		c.reorderControl(),
+		c.poisonControl(),
+		c.legacyControl(),
 	}
+}
+
+// marks returns ms when on is true, else nothing.
+func marks(on bool, ms ...stageview.Mark) []stageview.Mark {
+	if !on {
+		return nil
+	}
+	return ms
+}
+
+func flag(on bool) string {
+	if on {
+		return On
+	}
+	return Off
+}
+
+// boolean reads a switch's value.
+func boolean(value string) (bool, error) {
+	switch value {
+	case On:
+		return true, nil
+	case Off:
+		return false, nil
+	}
+	return false, invalid("must be true or false")
 }
 
 // Set sets control key to value: ENOTFOUND for an unknown control,
@@ -130,6 +197,33 @@ func (c *Controls) Set(key, value string) error {
 		default:
 			return invalid("must be " + strconv.Quote(Up) + " or " + strconv.Quote(Down))
 		}
+	case CommandBus:
+		switch value {
+		case Sync, Async:
+			c.async.Store(value == Async)
+		default:
+			return invalid("must be " + strconv.Quote(Sync) + " or " + strconv.Quote(Async))
+		}
+	case Duplicates:
+		pct, err := strconv.Atoi(value)
+		if err != nil || pct < 0 || pct > 100 {
+			return invalid("must be a whole percentage from 0 to 100")
+		}
+		c.dupPct.Store(int64(pct))
+	case Reorder:
+		on, err := boolean(value)
+		if err != nil {
+			return err
+		}
+		c.reorder.Store(on)
+	case PoisonOrder:
+		return c.setPoison(value)
+	case LegacyEvents:
+		on, err := boolean(value)
+		if err != nil {
+			return err
+		}
+		c.legacy.Store(on)
 	default:
 		return order.Errorf(order.ENOTFOUND, "there is no workshop control %q", key)
 	}
@@ -220,4 +314,27 @@ func (c *Controls) hold(ctx context.Context, done <-chan struct{}, expired <-cha
 			_ = messaging.InProgress(ctx)
 		}
 	}
+}
+
+// The keys of the workshop's live figures.
+const (
+	FigureSentTwice     = "workshop-sent-twice"
+	FigureSwapped       = "workshop-swapped"
+	FigurePoisoned      = "workshop-poisoned"
+	FigureLegacyWritten = "workshop-legacy-written"
+)
+
+// Figures are what the controls did, for the live panel: a group beside
+// the stage's own, where the projector's answers (Duplicates, Gap
+// retries, Parked) show the effect.
+func (c *Controls) Figures() stageview.Group {
+	count := func(key, label string, v int64, detail string) stageview.Figure {
+		return stageview.Figure{Key: key, Label: label, Kind: stageview.Total, Value: float64(v), Detail: detail}
+	}
+	return stageview.Group{Title: "Workshop", Figures: []stageview.Figure{
+		count(FigureSentTwice, "Sent twice", c.duplicated.Load(), "duplicate deliveries made"),
+		count(FigureSwapped, "Swapped", c.swapped.Load(), "events delivered after the next one"),
+		count(FigurePoisoned, "Poisoned", c.poisonFails.Load(), "attempts failed on purpose"),
+		count(FigureLegacyWritten, "Schema 1", c.legacyWritten.Load(), "OrderPlaced written as schema 1"),
+	}}
 }
