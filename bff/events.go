@@ -1,6 +1,7 @@
 package bff
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -184,19 +185,14 @@ func eventItem(e stageview.EventRow, now time.Time) web.EventItem {
 	return it
 }
 
+// indentJSON lays JSON out on lines, keeping its text as it is (no HTML
+// escapes: the template escapes it); anything else is left alone.
 func indentJSON(s string) string {
-	if s == "" {
-		return ""
-	}
-	var v json.RawMessage
-	if json.Unmarshal([]byte(s), &v) != nil {
+	var b bytes.Buffer
+	if s == "" || json.Indent(&b, []byte(s), "", "  ") != nil {
 		return s
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return s
-	}
-	return string(b)
+	return b.String()
 }
 
 func count64(n uint64) string { return stageview.FormatCount(float64(n)) }

@@ -1,6 +1,7 @@
 package stage3
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/staircase/staircase/internal/order"
@@ -51,9 +52,9 @@ func Catalog() stageview.EventCatalog {
 
 // indent lays JSON out on lines, for people.
 func indent(b []byte) string {
-	out, err := json.MarshalIndent(json.RawMessage(b), "", "  ")
-	if err != nil {
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
 		return string(b)
 	}
-	return string(out)
+	return out.String()
 }
