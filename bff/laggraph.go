@@ -44,11 +44,11 @@ func lagGraph(samples []stageview.LagSample, now time.Time) *web.LagGraph {
 	}}
 	g.Lag = chart("lag", "Projection lag",
 		"How far the read side was behind, second by second: the age of the oldest event it did not have yet.",
-		shown, now, minLagScale, formatSeconds, lag)
+		shown, now, minLagScale, false, formatSeconds, lag)
 	count := func(v float64) string { return stageview.FormatCount(v) }
 	g.Backlog = chart("backlog", "Waiting",
 		"What waited, second by second: changes in the change log not yet published, events on the bus not yet applied by the projector, commands queued.",
-		shown, now, minCounts, count,
+		shown, now, minCounts, true, count,
 		series{key: "unpublished", label: "Not published", format: count, value: func(s stageview.LagSample) float64 { return s.Unpublished }},
 		series{key: "events", label: "Events for the projector", format: count, value: func(s stageview.LagSample) float64 { return s.EventsPending }},
 		series{key: "commands", label: "Commands queued", format: count, value: func(s stageview.LagSample) float64 { return s.CommandsPending }},
@@ -64,7 +64,7 @@ type series struct {
 	value      func(stageview.LagSample) float64
 }
 
-func chart(key, title, desc string, samples []stageview.LagSample, now time.Time, minScale float64, label func(float64) string, ss ...series) web.Chart {
+func chart(key, title, desc string, samples []stageview.LagSample, now time.Time, minScale float64, whole bool, label func(float64) string, ss ...series) web.Chart {
 	c := web.Chart{Key: key, Title: title, Desc: desc, Width: chartW, Height: chartH, PlotX: plotX, PlotY: plotY, PlotW: plotW, PlotH: plotH}
 	peak := 0.0
 	for _, s := range samples {
@@ -75,6 +75,10 @@ func chart(key, title, desc string, samples []stageview.LagSample, now time.Time
 	top := niceCeil(max(peak, minScale))
 	c.MaxValue, c.Max = top, label(top)
 	for _, f := range []float64{0, 0.5, 1} {
+		// A count's axis has no tick between whole numbers.
+		if f == 0.5 && whole && math.Mod(top, 2) != 0 {
+			continue
+		}
 		c.YTicks = append(c.YTicks, web.ChartTick{Pos: yOf(f*top, top), Label: label(f * top)})
 	}
 	for m := int(graphWindow / time.Minute); m >= 0; m-- {
