@@ -87,7 +87,7 @@ func TestTheLagGraphShowsTheLagRiseAndFall(t *testing.T) {
 
 	tb.open("/architecture")
 	tb.waitJS("the live panel has the lag graph", `document.querySelector('[data-testid="live-panel"] [data-testid="lag-graph"]')`)
-	tb.setControlInPanel("projector_delay_ms", "1500")
+	tb.setControlInPanel("projector_delay_ms", "2000")
 
 	var ids []string
 	for i := range 5 {
@@ -98,7 +98,7 @@ func TestTheLagGraphShowsTheLagRiseAndFall(t *testing.T) {
 	}
 	tb.waitJS("the graph shows a lag of 2 s or more", lagKey+`("last") >= 2`)
 	tb.waitJS("the live panel says events wait for a slowed projector",
-		`/Waiting: .*events? on the bus, projector delayed 1500 ms an event/.test(document.querySelector('[data-testid="live-flow-text"]').textContent)`)
+		`/Waiting: .*events? on the bus, projector delayed 2000 ms each/.test(document.querySelector('[data-testid="live-flow-text"]').textContent)`)
 	tb.shot("lag-rising")
 
 	tb.setControlInPanel("projector_delay_ms", "0")

@@ -195,7 +195,7 @@ func (c Counts) waiting() []string {
 		case c.Holding.ProjectorPaused:
 			w += ", projector paused"
 		case c.Holding.ProjectorDelay > 0:
-			w += ", projector delayed " + strconv.FormatInt(c.Holding.ProjectorDelay.Milliseconds(), 10) + " ms an event"
+			w += ", projector delayed " + strconv.FormatInt(c.Holding.ProjectorDelay.Milliseconds(), 10) + " ms each"
 		}
 		out = append(out, w)
 	} else if c.Holding.ProjectorPaused && c.BehindKnown && c.Behind > 0 {
