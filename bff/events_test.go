@@ -368,7 +368,7 @@ func TestTheLagGraphDrawsTheLastMinutes(t *testing.T) {
 	}
 	samples[len(samples)-1].Lag = 0
 	g := lagGraph(samples, now)
-	if g.Samples != 20 || g.Window != "5 min" {
+	if g.Samples != 20 || g.Window != "1 min" {
 		t.Fatalf("samples %d, window %q", g.Samples, g.Window)
 	}
 	lag := g.Lag.Series[0]
@@ -395,6 +395,15 @@ func TestTheLagGraphDrawsTheLastMinutes(t *testing.T) {
 	}
 	if e := byKey["events"]; e.lines != 1 || e.last != 1 {
 		t.Errorf("events %+v", e)
+	}
+
+	// A graph of the first samples spans a minute, in quarters.
+	young := lagGraph(samples[len(samples)-3:], now)
+	if young.Window != "1 min" || young.Samples != 3 || len(young.Lag.XTicks) != 5 || young.Lag.XTicks[0].Label != "−1 min" || young.Lag.XTicks[1].Label != "−45 s" || young.Lag.XTicks[4].Label != "now" {
+		t.Errorf("a graph of 3 s of samples: window %q, %d samples, ticks %+v", young.Window, young.Samples, young.Lag.XTicks)
+	}
+	if g := lagGraph(samples[len(samples)-3:], now.Add(150*time.Second)); g.Window != "3 min" || len(g.Lag.XTicks) != 4 {
+		t.Errorf("a graph of samples 2.5 min old: window %q, ticks %+v", g.Window, g.Lag.XTicks)
 	}
 
 	// In the live panel of the stage that has it, as of now.

@@ -11,11 +11,16 @@ import (
 )
 
 // The lag graph on the architecture page: a stage's LagHistory drawn as
-// two line charts over a fixed window ending now, so that the lines move
-// left as time goes on and a lag that rose and fell stays in sight.
+// two line charts over a window ending now, so that the lines move left as
+// time goes on and a lag that rose and fell stays in sight. The window
+// spans the samples there are, from one minute up to graphWindow, in whole
+// minutes: a workshop that just started sees its first minute in full.
 
-// graphWindow is the span the graph shows.
-const graphWindow = 5 * time.Minute
+// graphWindow is the longest span the graph shows; minWindow the shortest.
+const (
+	graphWindow = 5 * time.Minute
+	minWindow   = time.Minute
+)
 
 // The charts' layout, in the SVG's own units.
 const (
@@ -28,14 +33,24 @@ const (
 
 // lagGraph lays out the samples (oldest first) as of now.
 func lagGraph(samples []stageview.LagSample, now time.Time) *web.LagGraph {
-	start := now.Add(-graphWindow)
+	span := graphWindow
+	for _, s := range samples {
+		if age := now.Sub(s.At); age <= graphWindow {
+			span = min(graphWindow, max(minWindow, age.Truncate(time.Minute)+time.Minute))
+			break
+		}
+	}
+	if len(samples) == 0 {
+		span = minWindow
+	}
+	start := now.Add(-span)
 	var shown []stageview.LagSample
 	for _, s := range samples {
 		if !s.At.Before(start) && !s.At.After(now) {
 			shown = append(shown, s)
 		}
 	}
-	g := &web.LagGraph{Window: strconv.Itoa(int(graphWindow/time.Minute)) + " min", Samples: len(shown)}
+	g := &web.LagGraph{Window: strconv.Itoa(int(span/time.Minute)) + " min", Samples: len(shown)}
 	lag := series{key: "lag", label: "Projection lag", format: formatSeconds, value: func(s stageview.LagSample) float64 {
 		if !s.LagKnown {
 			return -1
@@ -44,11 +59,11 @@ func lagGraph(samples []stageview.LagSample, now time.Time) *web.LagGraph {
 	}}
 	g.Lag = chart("lag", "Projection lag",
 		"How far the read side was behind, second by second: the age of the oldest event it did not have yet.",
-		shown, now, minLagScale, false, formatSeconds, lag)
+		shown, now, span, minLagScale, false, formatSeconds, lag)
 	count := func(v float64) string { return stageview.FormatCount(v) }
 	g.Backlog = chart("backlog", "Waiting",
 		"What waited, second by second: changes in the change log not yet published, events on the bus not yet applied by the projector, commands queued.",
-		shown, now, minCounts, true, count,
+		shown, now, span, minCounts, true, count,
 		series{key: "unpublished", label: "Not published", format: count, value: func(s stageview.LagSample) float64 { return s.Unpublished }},
 		series{key: "events", label: "Events for the projector", format: count, value: func(s stageview.LagSample) float64 { return s.EventsPending }},
 		series{key: "commands", label: "Commands queued", format: count, value: func(s stageview.LagSample) float64 { return s.CommandsPending }},
@@ -64,7 +79,7 @@ type series struct {
 	value      func(stageview.LagSample) float64
 }
 
-func chart(key, title, desc string, samples []stageview.LagSample, now time.Time, minScale float64, whole bool, label func(float64) string, ss ...series) web.Chart {
+func chart(key, title, desc string, samples []stageview.LagSample, now time.Time, span time.Duration, minScale float64, whole bool, label func(float64) string, ss ...series) web.Chart {
 	c := web.Chart{Key: key, Title: title, Desc: desc, Width: chartW, Height: chartH, PlotX: plotX, PlotY: plotY, PlotW: plotW, PlotH: plotH}
 	peak := 0.0
 	for _, s := range samples {
@@ -81,11 +96,12 @@ func chart(key, title, desc string, samples []stageview.LagSample, now time.Time
 		}
 		c.YTicks = append(c.YTicks, web.ChartTick{Pos: yOf(f*top, top), Label: label(f * top)})
 	}
-	for m := int(graphWindow / time.Minute); m >= 0; m-- {
-		t := web.ChartTick{Pos: xOf(now.Add(-time.Duration(m)*time.Minute), now), Label: "−" + strconv.Itoa(m) + " min"}
-		if m == 0 {
-			t.Label = "now"
-		}
+	step := time.Minute
+	if span <= 2*time.Minute {
+		step = span / 4
+	}
+	for ago := span; ago >= 0; ago -= step {
+		t := web.ChartTick{Pos: xOf(now.Add(-ago), now, span), Label: agoLabel(ago)}
 		c.XTicks = append(c.XTicks, t)
 	}
 	for _, se := range ss {
@@ -114,7 +130,7 @@ func chart(key, title, desc string, samples []stageview.LagSample, now time.Time
 				continue
 			}
 			out.Peak = max(out.Peak, v)
-			line = append(line, strconv.Itoa(xOf(s.At, now))+","+strconv.Itoa(yOf(v, top)))
+			line = append(line, strconv.Itoa(xOf(s.At, now, span))+","+strconv.Itoa(yOf(v, top)))
 		}
 		flush()
 		if n := len(samples); n > 0 {
@@ -127,8 +143,19 @@ func chart(key, title, desc string, samples []stageview.LagSample, now time.Time
 	return c
 }
 
-func xOf(t, now time.Time) int {
-	f := 1 - float64(now.Sub(t))/float64(graphWindow)
+// agoLabel writes a tick of the time axis: "now", "−45 s", "−3 min".
+func agoLabel(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "now"
+	case d%time.Minute == 0:
+		return "−" + strconv.Itoa(int(d/time.Minute)) + " min"
+	}
+	return "−" + strconv.Itoa(int(d/time.Second)) + " s"
+}
+
+func xOf(t, now time.Time, span time.Duration) int {
+	f := 1 - float64(now.Sub(t))/float64(span)
 	return plotX + int(math.Round(f*plotW))
 }
 
