@@ -115,7 +115,7 @@ func eventsContent(v EventsView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, " writes no change log.</strong> Its writes change the orders table and nothing else: there are no events to show. Stage 3 records every change as an event in the same transaction, publishes it to the bus and projects it into the read database.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, " writes no change log.</strong> Its writes change the orders' rows and nothing else: there are no events to show. Stage 3 records every change as an event in the same transaction, publishes it to the bus and projects it into the read database.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -142,3 +142,21 @@ func TestTheLagGraphShowsTheLagRiseAndFall(t *testing.T) {
 		t.Errorf("the nav wraps at 1366 px: %.1f link heights tall", rows)
 	}
 }
+
+// TestTheEventsPageOfStageZeroSaysItWritesNoChangeLog: no error, a plain
+// notice and a way to switch to the stage that keeps one.
+func TestTheEventsPageOfStageZeroSaysItWritesNoChangeLog(t *testing.T) {
+	needBrowser(t)
+	tb := newTab(t, startApp(t, 0), 0)
+	tb.open("/orders")
+	tb.click(`[data-testid="nav-events"]`)
+	tb.waitLocation(`^/events$`)
+	tb.waitJS("the notice", `document.querySelector('[data-testid="no-change-log"]')`)
+	if got := tb.text(`[data-testid="no-change-log"] strong`); got != "Stage 0 writes no change log." {
+		t.Errorf("the notice says %q", got)
+	}
+	if tb.count(`[data-testid="switch-to-log-stage"] button`) != 1 {
+		t.Error("no button switching to stage 3")
+	}
+	tb.shot("no-change-log")
+}
