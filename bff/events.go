@@ -131,11 +131,13 @@ func (s *Server) eventsPage(c *fiber.Ctx) error {
 		// a list.
 		status, v.Errors = http.StatusUnprocessableEntity, map[string]string{}
 		for _, f := range order.FieldErrors(err) {
-			field := f.Field
-			if field == "limit" {
-				field = "before"
+			switch f.Field {
+			case "order", "type":
+				v.Errors[f.Field] = f.Message
+			default:
+				// The page's own parameters, which no field shows.
+				v.Errors["before"] = strings.TrimSpace(v.Errors["before"] + " " + f.Field + " " + f.Message + ".")
 			}
-			v.Errors[field] = f.Message
 		}
 		page, err = st.(EventLog).Events(c.UserContext(), stageview.EventQuery{Limit: 1})
 		page.Events, page.Next = nil, 0
