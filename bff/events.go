@@ -201,7 +201,7 @@ func count64(n uint64) string { return stageview.FormatCount(float64(n)) }
 
 func eventStateView(st stageview.EventLogState) web.EventLogStateView {
 	v := web.EventLogStateView{
-		Head: strconv.FormatInt(st.Head, 10), Total: stageview.FormatCount(float64(st.Total)),
+		Head:          strconv.FormatInt(st.Head, 10),
 		RelayPosition: "seq " + strconv.FormatInt(st.RelaySeq, 10), Unpublished: stageview.FormatCount(float64(st.Unpublished)),
 		Behind: st.Unpublished > 0,
 	}
@@ -278,7 +278,6 @@ type (
 	}
 	changeLogJSON struct {
 		Head        int64 `json:"head"`
-		Total       int64 `json:"total"`
 		RelaySeq    int64 `json:"relay_seq"`
 		RelayTx     int64 `json:"relay_tx,omitempty"`
 		Unpublished int64 `json:"unpublished"`
@@ -323,7 +322,7 @@ func (s *Server) apiEvents(c *fiber.Ctx) error {
 	}
 	q, _ := eventQuery(c)
 	out := eventsJSON{Stage: n, Events: []eventJSON{}, Bus: []streamJSON{}, ChangeLog: changeLogJSON{
-		Head: page.State.Head, Total: page.State.Total, RelaySeq: page.State.RelaySeq, RelayTx: page.State.RelayTx, Unpublished: page.State.Unpublished,
+		Head: page.State.Head, RelaySeq: page.State.RelaySeq, RelayTx: page.State.RelayTx, Unpublished: page.State.Unpublished,
 	}}
 	for _, e := range page.Events {
 		out.Events = append(out.Events, eventJSON{

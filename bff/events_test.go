@@ -63,7 +63,7 @@ func testEventPage() stageview.EventPage {
 			{Seq: 7, EventID: "e7", OrderID: testEventOrder, OrderVersion: 1, Type: "OrderPlaced", Schema: 2, Current: 2, OccurredAt: at,
 				Stored: `{"customer":"Ada","address":"1 Main St","currency":"EUR","lines":[]}`, Published: true, Projection: stageview.EventProjected, ReadVersion: 1},
 		},
-		State: stageview.EventLogState{Head: 9, Total: 9, RelaySeq: 8, Unpublished: 1, Streams: []stageview.BusStream{
+		State: stageview.EventLogState{Head: 9, RelaySeq: 8, Unpublished: 1, Streams: []stageview.BusStream{
 			{Name: "ORDER-EVENTS", Topic: "order-events", Messages: 8, Bytes: 4096, FirstSeq: 1, LastSeq: 8,
 				Consumers: []stageview.BusConsumer{{Name: "projector", Delivered: 8, AckFloor: 6, Pending: 0, AckPending: 2, Redelivered: 1}}},
 			{Name: "ORDER-COMMANDS", Topic: "order-commands", Err: "the bus has no such stream yet: nothing was published to it"},

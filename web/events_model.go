@@ -48,7 +48,7 @@ type EventItem struct {
 
 // EventLogStateView is where the change log and its readers are.
 type EventLogStateView struct {
-	Head, Total, RelayPosition, Unpublished string
+	Head, RelayPosition, Unpublished string
 	// Behind tells whether the relay has events to publish.
 	Behind  bool
 	Streams []BusStreamView

@@ -8,7 +8,7 @@ import (
 func TestEventsPage(t *testing.T) {
 	t.Run("an_empty_log_says_how_to_fill_it", func(t *testing.T) {
 		doc := render(t, EventsPage(testChrome(), EventsView{Stage: 3, HasLog: true, CatalogURL: "/events/catalog", APIURL: "/api/events",
-			State: EventLogStateView{Head: "0", Total: "0", RelayPosition: "seq 0", Unpublished: "0"}}))
+			State: EventLogStateView{Head: "0", RelayPosition: "seq 0", Unpublished: "0"}}))
 		assertCSPSafe(t, doc)
 		if !strings.Contains(byTestID(doc, "events-empty").Text(), "place an order") {
 			t.Errorf("empty state %q", byTestID(doc, "events-empty").Text())

@@ -67,9 +67,8 @@ const (
 
 // EventLogState is where a change log and its readers are.
 type EventLogState struct {
-	// Head is the sequence number of the newest event recorded (0: none);
-	// Total how many the log holds.
-	Head, Total int64
+	// Head is the sequence number of the newest event recorded (0: none).
+	Head int64
 	// RelaySeq (and, on PostgreSQL, RelayTx, the transaction id) is the
 	// position of the last event the relay published; Unpublished counts
 	// the events after it.

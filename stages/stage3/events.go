@@ -157,7 +157,7 @@ func errorLogStatuses(ctx context.Context, read bun.IDB, eventIDs []string) (map
 func (s *Stage) eventLogState(ctx context.Context) (stageview.EventLogState, error) {
 	var st stageview.EventLogState
 	var err error
-	if st.Head, st.Total, err = changelog.Head(ctx, s.cfg.Write); err != nil {
+	if st.Head, err = changelog.Head(ctx, s.cfg.Write); err != nil {
 		return st, err
 	}
 	pos, err := changelog.LoadPosition(ctx, s.cfg.Write, s.relay.name)
