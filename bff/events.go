@@ -75,7 +75,8 @@ func (s *Server) events(c *fiber.Ctx) (int, stageview.EventPage, error) {
 	n, st := s.stage(c)
 	l, ok := st.(EventLog)
 	if !ok {
-		return n, stageview.EventPage{}, errNoLog(n)
+		k, _ := s.eventLogStage()
+		return n, stageview.EventPage{}, errNoLog(n, k)
 	}
 	q, fields := eventQuery(c)
 	if len(fields) > 0 {
@@ -85,8 +86,14 @@ func (s *Server) events(c *fiber.Ctx) (int, stageview.EventPage, error) {
 	return n, page, err
 }
 
-func errNoLog(n int) error {
-	return fiber.NewError(http.StatusNotFound, "stage "+strconv.Itoa(n)+" writes no change log, so it has no events: switch to stage 3 (PUT /api/admin/stage {\"stage\": 3})")
+// errNoLog answers for the events of stage n, which keeps no change log;
+// k is the stage that keeps one (-1: none).
+func errNoLog(n, k int) error {
+	msg := "stage " + strconv.Itoa(n) + " writes no change log, so it has no events"
+	if k >= 0 {
+		msg += ": switch to stage " + strconv.Itoa(k) + ` (PUT /api/admin/stage {"stage": ` + strconv.Itoa(k) + `})`
+	}
+	return fiber.NewError(http.StatusNotFound, msg)
 }
 
 // eventsURL is the viewer's URL for a query, under base ("/events" or
