@@ -93,7 +93,7 @@ func (s *Stage) sampleLag(ctx context.Context) stageview.LagSample {
 	if n, _, err := s.unpublished(ctx); err == nil {
 		smp.Unpublished = float64(n)
 	}
-	waiting := waitingMessages(ctx, s)
+	waiting := s.waitingMessages(ctx)
 	if n, ok := waiting[s.topics.events]; ok {
 		smp.EventsPending = n
 	}
@@ -106,7 +106,7 @@ func (s *Stage) sampleLag(ctx context.Context) stageview.LagSample {
 // waitingMessages is, by topic, how many messages wait for the stage's
 // durable consumer: not yet delivered, or delivered and not yet
 // acknowledged (held by a paused or delayed projector).
-func waitingMessages(ctx context.Context, s *Stage) map[string]float64 {
+func (s *Stage) waitingMessages(ctx context.Context) map[string]float64 {
 	out := map[string]float64{}
 	for _, st := range s.busStreams(ctx) {
 		for _, c := range st.Consumers {
