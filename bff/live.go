@@ -182,13 +182,24 @@ func (s *Server) livePanel(ctx context.Context, n, active int, prev map[string]f
 			words = append(words, f.Words)
 		}
 	}
+	if h, ok := s.cfg.Switch.stages[n].(LagHistory); ok {
+		p.Graph = lagGraph(h.LagSamples(ctx), time.Now())
+	}
+	// What waits is said whatever moved: "idle" with work stuck would be
+	// wrong, and "moving" hides what does not.
+	waiting := ""
+	if len(figures.Waiting) > 0 {
+		waiting = "Waiting: " + strings.Join(figures.Waiting, "; ") + "."
+	}
 	switch {
 	case prev == nil:
-		p.FlowText = "Totals since the app started, every " + strconv.Itoa(int(liveInterval/time.Second)) + " s."
+		p.FlowText = strings.TrimSpace("Totals since the app started, every " + strconv.Itoa(int(liveInterval/time.Second)) + " s. " + waiting)
+	case len(words) == 0 && waiting != "":
+		p.FlowText = waiting
 	case len(words) == 0:
-		p.FlowText = "Idle: nothing moved in the last " + strconv.Itoa(int(liveInterval/time.Second)) + " s."
+		p.FlowText = "Idle: nothing moved in the last " + strconv.Itoa(int(liveInterval/time.Second)) + " s, and nothing waits."
 	default:
-		p.FlowText = "Moving: " + strings.Join(words, ", ") + "."
+		p.FlowText = strings.TrimSpace("Moving: " + strings.Join(words, ", ") + ". " + waiting)
 	}
 	return p
 }

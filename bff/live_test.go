@@ -40,6 +40,7 @@ func newLiveRegistry() *liveRegistry {
 	}
 	reg.Gauge(testEventsBacklog, "h").Set(12)
 	reg.Gauge(testCommandsBacklog, "h").Set(1)
+	reg.Gauge(testParkedNow, "h").Set(1)
 	r.sides.With("command", "api").Add(5)
 	r.sides.With("command", "ui").Add(2)
 	r.sides.With("query", "api").Add(7)
@@ -110,8 +111,10 @@ func TestTheLiveFragmentShowsStageThreesNumbersFromTheRegistry(t *testing.T) {
 		"events-duplicate":  {"2", "", "redeliveries ignored"},
 		"events-backlog":    {"12", "", "order-events"},
 		"projection-lag":    {"250 ms", "", "oldest event not yet in the read DB"},
-		"events-parked":     {"1", "", "after their retries"},
-		"events-held":       {"2", "", "behind a parked event"},
+		"events-parked-now": {"1", "", "in the error log, waiting for a replay"},
+		"events-held-now":   {"0", "", "behind a parked event of their order"},
+		"events-parked":     {"1", "", "by this process, after their retries"},
+		"events-held":       {"2", "", "by this process, behind a parked event"},
 		"gap-retries":       {"4", "", "arrived before their turn"},
 	}
 	for k, w := range want {
@@ -122,8 +125,13 @@ func TestTheLiveFragmentShowsStageThreesNumbersFromTheRegistry(t *testing.T) {
 	if v := got["read-side-newest"][0]; v != "14:05:09 UTC" {
 		t.Errorf("read side up to %q, want 14:05:09 UTC", v)
 	}
-	if !doc.Find(`[data-key="events-parked"]`).HasClass("live-stat-warn") {
-		t.Error("parked events are not marked as a warning")
+	if !doc.Find(`[data-key="events-parked-now"]`).HasClass("live-stat-warn") {
+		t.Error("an event parked now is not marked as a warning")
+	}
+	for _, k := range []string{"events-parked", "events-held", "events-held-now"} {
+		if doc.Find(`[data-key="` + k + `"]`).HasClass("live-stat-warn") {
+			t.Errorf("%s is marked as a warning: it needs no attention", k)
+		}
 	}
 	if f := flowsOf(doc); len(f) != 0 {
 		t.Errorf("flows %v on a panel without earlier counts; want none", f)
@@ -132,6 +140,10 @@ func TestTheLiveFragmentShowsStageThreesNumbersFromTheRegistry(t *testing.T) {
 
 func TestTheStageThreePageHasTheLivePanelWhichMarksTheFlowsThatMoved(t *testing.T) {
 	r := newLiveRegistry()
+	// Nothing waits: the panel tells only what moves.
+	for _, g := range []string{testEventsBacklog, testCommandsBacklog, testParkedNow} {
+		r.reg.Gauge(g, "h").Set(0)
+	}
 	s := newLiveServer(t, 3, r.reg)
 
 	_, page := get(t, s, "/architecture")
@@ -305,5 +317,83 @@ func TestRequestSides(t *testing.T) {
 		if side != c.side || via != c.via {
 			t.Errorf("%s %s = %q, %q; want %q, %q", c.method, c.path, side, via, c.side, c.via)
 		}
+	}
+}
+
+// TestTheLivePanelSaysWhatWaitsAndWhy: work that waits is not "idle";
+// the panel says what waits and what holds it back.
+func TestTheLivePanelSaysWhatWaitsAndWhy(t *testing.T) {
+	r := newLiveRegistry()
+	s := newLiveServer(t, 3, r.reg)
+	set := func(g string, v float64) { r.reg.Gauge(g, "h").Set(v) }
+	for _, g := range []string{testEventsBacklog, testCommandsBacklog, testParkedNow} {
+		set(g, 0)
+	}
+	_, doc := get(t, s, "/architecture/live?stage=3")
+	next := doc.Find(`[data-testid="live-panel"]`).AttrOr("hx-get", "")
+
+	tests := []struct {
+		name  string
+		set   map[string]float64
+		wants []string
+	}{
+		{"commands_queued_while_the_write_database_is_down", map[string]float64{testCommandsBacklog: 20, testWriteDown: 1},
+			[]string{"Waiting: 20 commands queued, write DB down."}},
+		{"events_on_the_bus_while_the_projector_is_paused", map[string]float64{testEventsBacklog: 150, testProjectorPaused: 1},
+			[]string{"Waiting: 150 events on the bus, projector paused."}},
+		{"changes_held_by_a_paused_relay", map[string]float64{testUnpublished: 30, testRelayPaused: 1},
+			[]string{"Waiting: relay paused: 30 changes not published."}},
+		{"an_event_parked_now", map[string]float64{testParkedNow: 1},
+			[]string{"Waiting: 1 entry parked in the error log."}},
+		{"several_at_once", map[string]float64{testCommandsBacklog: 2, testUnpublished: 3, testEventsBacklog: 4},
+			[]string{"Waiting: 2 commands queued; 3 changes not published yet; 4 events on the bus."}},
+	}
+	all := []string{testCommandsBacklog, testWriteDown, testEventsBacklog, testProjectorPaused, testUnpublished, testRelayPaused, testParkedNow}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, g := range all {
+				set(g, tc.set[g])
+			}
+			_, doc := get(t, s, next)
+			next = doc.Find(`[data-testid="live-panel"]`).AttrOr("hx-get", "")
+			txt := strings.TrimSpace(doc.Find(`[data-testid="live-flow-text"]`).Text())
+			for _, w := range tc.wants {
+				if txt != w {
+					t.Errorf("flow text %q, want %q", txt, w)
+				}
+			}
+		})
+	}
+
+	// Nothing waits any more: idle.
+	for _, g := range all {
+		set(g, 0)
+	}
+	_, doc = get(t, s, next)
+	if txt := doc.Find(`[data-testid="live-flow-text"]`).Text(); !strings.HasPrefix(txt, "Idle") {
+		t.Errorf("flow text %q when nothing moved and nothing waits", txt)
+	}
+}
+
+// TestParkedNowAndParkedEverAreApart: an event parked once and replayed
+// since is counted, but only one parked now asks for attention.
+func TestParkedNowAndParkedEverAreApart(t *testing.T) {
+	r := newLiveRegistry()
+	r.reg.Gauge(testParkedNow, "h").Set(0)
+	s := newLiveServer(t, 3, r.reg)
+	_, doc := get(t, s, "/architecture/live?stage=3")
+	got := liveStats(doc)
+	if got["events-parked-now"] != [3]string{"0", "", "none: nothing waits for a replay"} {
+		t.Errorf("parked now %q", got["events-parked-now"])
+	}
+	if got["events-parked"][0] != "1" {
+		t.Errorf("parked since start %q, want 1", got["events-parked"])
+	}
+	if n := doc.Find(`.live-stat-warn`).Length(); n != 0 {
+		t.Errorf("%d figures marked as warnings with nothing parked now", n)
+	}
+	labels := doc.Find(`[data-key="events-parked"] dt`).Text() + " / " + doc.Find(`[data-key="events-parked-now"] dt`).Text()
+	if labels != "Parked since start / Parked now" {
+		t.Errorf("labels %q", labels)
 	}
 }

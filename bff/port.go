@@ -81,3 +81,26 @@ type ErrorLog interface {
 type Readier interface {
 	Readiness(ctx context.Context) stageview.Readiness
 }
+
+// EventLog is implemented by a stage that records its events in a change
+// log (stage 3), for the event viewer and the event catalog. The viewer
+// shows the active stage's log; the catalog any stage's, since the events
+// are the domain's.
+type EventLog interface {
+	// Events returns one page of the log, newest first, with where each
+	// event is (published, projected, parked) and the state of the log's
+	// readers and of the bus. EINVALID for a bad query: an order ID that
+	// is no UUID, an unknown type, a bad page size.
+	Events(ctx context.Context, q stageview.EventQuery) (stageview.EventPage, error)
+	// EventCatalog describes every event type and its schema versions,
+	// drawn from the code that encodes and decodes them.
+	EventCatalog() stageview.EventCatalog
+}
+
+// LagHistory is implemented by a stage whose read side can fall behind,
+// for the lag graph: its lag and backlogs over the last few minutes.
+type LagHistory interface {
+	// LagSamples returns the samples, oldest first; the first call may
+	// start the sampling and return none.
+	LagSamples(ctx context.Context) []stageview.LagSample
+}

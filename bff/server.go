@@ -200,6 +200,7 @@ func (s *Server) routes() {
 	s.stageAPIRoutes(api) // before the rest of the admin API and the stage's API
 	s.workshopAPIRoutes(api)
 	s.adminAPIRoutes(api) // before the stage's API: it answers in every stage
+	s.eventAPIRoutes(api) // events.go
 	api.All("/*", s.fenceWrites, s.dispatchAPI)
 
 	ui := app.Group("", csrf.New(csrf.Config{
@@ -218,6 +219,7 @@ func (s *Server) routes() {
 	s.liveRoutes(ui)
 	s.rebuildRoutes(ui)
 	s.workshopRoutes(ui)
+	s.eventRoutes(ui)
 	app.Use(func(c *fiber.Ctx) error {
 		unrouted(c)
 		return fiber.ErrNotFound

@@ -9,6 +9,7 @@ import (
 	"github.com/staircase/staircase/stages/stage1"
 	"github.com/staircase/staircase/stages/stage2"
 	"github.com/staircase/staircase/stages/stage3"
+	"github.com/staircase/staircase/stages/stage3/workshop"
 	"github.com/staircase/staircase/web"
 )
 
@@ -33,6 +34,13 @@ const (
 const (
 	testEventsBacklog   = "test_events_backlog"
 	testCommandsBacklog = "test_commands_backlog"
+	// What waits and what holds it back (0 or 1 for a switch).
+	testParkedNow       = "test_parked_now"
+	testHeldNow         = "test_held_now"
+	testUnpublished     = "test_unpublished"
+	testWriteDown       = "test_write_down"
+	testProjectorPaused = "test_projector_paused"
+	testRelayPaused     = "test_relay_paused"
 )
 
 // liveStage is a stage 3 whose live figures are stage 3's own, made of the
@@ -54,6 +62,11 @@ func (s liveStage) Figures(context.Context) stageview.Figures {
 		Behind: gauge(metrics.ProjectionLastLag), BehindKnown: true,
 		EventsBacklog:   stage3.Backlog{Messages: gauge(testEventsBacklog), Known: true},
 		CommandsBacklog: stage3.Backlog{Messages: gauge(testCommandsBacklog), Known: true},
+		ParkedNow:       stage3.Backlog{Messages: gauge(testParkedNow), Known: true},
+		HeldNow:         stage3.Backlog{Messages: gauge(testHeldNow), Known: true},
+		Unpublished:     stage3.Backlog{Messages: gauge(testUnpublished), Known: true},
+		Holding: workshop.State{WriteDown: gauge(testWriteDown) == 1, ProjectorPaused: gauge(testProjectorPaused) == 1,
+			RelayPaused: gauge(testRelayPaused) == 1},
 	}.Figures()
 }
 

@@ -57,6 +57,8 @@ type LivePanel struct {
 	// FlowText says in words what moved, for those who do not see the animation.
 	FlowText string
 	Groups   []LiveGroup
+	// Graph is the lag graph of the last few minutes; nil hides it.
+	Graph *LagGraph
 }
 
 // LiveGroup is a titled group of numbers, e.g. "Event bus".

@@ -314,6 +314,8 @@ var (
 	_ bff.Reporter       = (*stage3.Stage)(nil)
 	_ bff.ErrorLog       = (*stage3.Stage)(nil)
 	_ bff.Workshop       = (*stage3.Stage)(nil)
+	_ bff.EventLog       = (*stage3.Stage)(nil)
+	_ bff.LagHistory     = (*stage3.Stage)(nil)
 )
 
 // Descriptions describe the four stages, for the BFF.

@@ -7,6 +7,10 @@ type Figures struct {
 	// Totals are running counts that no figure shows but that flows watch
 	// (commands rejected off a bus), by key.
 	Totals map[string]float64
+	// Waiting says what work waits now and, where the stage knows, what
+	// holds it back: "20 commands queued, write DB down". Empty when
+	// nothing waits.
+	Waiting []string
 }
 
 // Group is a titled group of figures, e.g. "Event bus".

@@ -2,10 +2,15 @@ package stage3
 
 import (
 	"context"
+	"strconv"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/stageview"
+	"github.com/staircase/staircase/stages/stage3/projection"
+	"github.com/staircase/staircase/stages/stage3/workshop"
 )
 
 // The keys of stage 3's live figures, which its flows watch (Describe).
@@ -21,6 +26,8 @@ const (
 	FigureReadSideNewest   = "read-side-newest"
 	FigureEventsParked     = "events-parked"
 	FigureEventsHeld       = "events-held"
+	FigureParkedNow        = "events-parked-now"
+	FigureHeldNow          = "events-held-now"
 	FigureGapRetries       = "gap-retries"
 	// TotalCommandsRejected is a count no figure shows on its own (the
 	// applied commands' detail does) but the command bus's flow watches.
@@ -48,6 +55,13 @@ type Counts struct {
 	// EventsBacklog and CommandsBacklog are the messages not yet delivered
 	// to the projector and the command handler, if the bus said.
 	EventsBacklog, CommandsBacklog Backlog
+	// ParkedNow are the entries parked in the error log now (events and
+	// commands), HeldNow the events held behind them; Unpublished the
+	// change log's events the relay has not published yet.
+	ParkedNow, HeldNow, Unpublished Backlog
+	// Holding is what the workshop controls hold back now (all off
+	// without them).
+	Holding workshop.State
 }
 
 // Backlog is a topic's backlog, if known.
@@ -70,6 +84,13 @@ func (s *Stage) Figures(ctx context.Context) stageview.Figures {
 	pending := backlog(ctx, s.cfg.NATS, s.consumers())
 	c.EventsBacklog.Messages, c.EventsBacklog.Known = pending[s.topics.events]
 	c.CommandsBacklog.Messages, c.CommandsBacklog.Known = pending[s.topics.commands]
+	c.ParkedNow, c.HeldNow = errorLogNow(ctx, s.cfg.Read)
+	if n, _, err := s.unpublished(ctx); err == nil {
+		c.Unpublished = Backlog{Messages: float64(n), Known: true}
+	}
+	if s.workshop != nil {
+		c.Holding = s.workshop.State()
+	}
 	return s.workshopFigures(c.Figures())
 }
 
@@ -120,16 +141,95 @@ func (c Counts) Figures() stageview.Figures {
 	}
 	readSide := stageview.Group{Title: "Read side", Figures: []stageview.Figure{lag, newest}}
 
-	parked := count(FigureEventsParked, "Parked", c.Parked, "after their retries")
-	parked.Action, parked.Warn = stageview.ErrorLog, c.Parked > 0
-	held := count(FigureEventsHeld, "Held", c.Held, "behind a parked event")
-	held.Warn = c.Held > 0
+	// Now and since the start apart: only what waits now asks for
+	// attention.
+	parkedNow := stageview.Figure{Key: FigureParkedNow, Label: "Parked now", Kind: stageview.Level, Value: c.ParkedNow.Messages, Absent: !c.ParkedNow.Known,
+		Detail: "none: nothing waits for a replay", Action: stageview.ErrorLog}
+	if c.ParkedNow.Messages > 0 {
+		parkedNow.Detail, parkedNow.Warn = "in the error log, waiting for a replay", true
+	}
+	heldNow := stageview.Figure{Key: FigureHeldNow, Label: "Held now", Kind: stageview.Level, Value: c.HeldNow.Messages, Absent: !c.HeldNow.Known,
+		Detail: "behind a parked event of their order", Warn: c.HeldNow.Messages > 0}
 	errorLog := stageview.Group{Title: "Error log", Figures: []stageview.Figure{
-		parked, held, count(FigureGapRetries, "Gap retries", c.GapRetries, "arrived before their turn"),
+		parkedNow, heldNow,
+		count(FigureEventsParked, "Parked since start", c.Parked, "by this process, after their retries"),
+		count(FigureEventsHeld, "Held since start", c.Held, "by this process, behind a parked event"),
+		count(FigureGapRetries, "Gap retries", c.GapRetries, "arrived before their turn"),
 	}}
 
 	return stageview.Figures{
-		Groups: []stageview.Group{commandBus, eventBus, readSide, errorLog},
-		Totals: map[string]float64{TotalCommandsRejected: c.Rejected},
+		Groups:  []stageview.Group{commandBus, eventBus, readSide, errorLog},
+		Totals:  map[string]float64{TotalCommandsRejected: c.Rejected},
+		Waiting: c.waiting(),
 	}
+}
+
+// waiting says what work waits now, and what holds it back where the
+// stage knows: the live panel shows it rather than "idle".
+func (c Counts) waiting() []string {
+	var out []string
+	count := stageview.FormatCount
+	plural := func(n float64, one, many string) string {
+		if n == 1 {
+			return count(n) + " " + one
+		}
+		return count(n) + " " + many
+	}
+	if b := c.CommandsBacklog; b.Known && b.Messages > 0 {
+		w := plural(b.Messages, "command queued", "commands queued")
+		if c.Holding.WriteDown {
+			w += ", write DB down"
+		}
+		out = append(out, w)
+	}
+	if b := c.Unpublished; b.Known && b.Messages > 0 {
+		w := plural(b.Messages, "change not published yet", "changes not published yet")
+		if c.Holding.RelayPaused {
+			w = "relay paused: " + plural(b.Messages, "change not published", "changes not published")
+		}
+		out = append(out, w)
+	}
+	if b := c.EventsBacklog; b.Known && b.Messages > 0 {
+		w := plural(b.Messages, "event on the bus", "events on the bus")
+		switch {
+		case c.Holding.ProjectorPaused:
+			w += ", projector paused"
+		case c.Holding.ProjectorDelay > 0:
+			w += ", projector delayed " + strconv.FormatInt(c.Holding.ProjectorDelay.Milliseconds(), 10) + " ms each"
+		}
+		out = append(out, w)
+	} else if c.Holding.ProjectorPaused && c.BehindKnown && c.Behind > 0 {
+		out = append(out, "projector paused")
+	}
+	if b := c.ParkedNow; b.Known && b.Messages > 0 {
+		out = append(out, plural(b.Messages, "entry parked in the error log", "entries parked in the error log"))
+	}
+	return out
+}
+
+// errorLogNow counts the entries parked in the error log now, and the
+// events held behind them.
+func errorLogNow(ctx context.Context, read bun.IDB) (parked, held Backlog) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var rows []struct {
+		Status string `bun:"status"`
+		N      int64  `bun:"n"`
+	}
+	err := read.NewSelect().Model((*projection.ErrorEntry)(nil)).ColumnExpr("el.status, COUNT(*) AS n").
+		Where("el.status IN (?)", bun.In([]string{projection.StatusParked, projection.StatusHeld})).
+		GroupExpr("el.status").Scan(ctx, &rows)
+	if err != nil {
+		return Backlog{}, Backlog{}
+	}
+	parked.Known, held.Known = true, true
+	for _, r := range rows {
+		switch r.Status {
+		case projection.StatusParked:
+			parked.Messages = float64(r.N)
+		case projection.StatusHeld:
+			held.Messages = float64(r.N)
+		}
+	}
+	return parked, held
 }

@@ -85,6 +85,8 @@ type Stage struct {
 	bus       *commandbus.Bus
 	// workshop holds the workshop controls; nil without Config.Workshop.
 	workshop *workshop.Controls
+	// history is the lag graph's samples (laghistory.go).
+	history *lagHistory
 
 	// changed is told of the orders whose read side changed (changes.go).
 	changed atomic.Pointer[func(order.ID)]
@@ -119,7 +121,8 @@ func New(cfg Config) (*Stage, error) {
 	default:
 		return nil, fmt.Errorf("command bus must be %s or %s, not %q", CommandBusSync, CommandBusAsync, cfg.CommandBus)
 	}
-	s := &Stage{cfg: cfg, topics: topics{events: cfg.Namespace + messaging.EventsTopic, commands: cfg.Namespace + messaging.CommandsTopic}}
+	s := &Stage{cfg: cfg, topics: topics{events: cfg.Namespace + messaging.EventsTopic, commands: cfg.Namespace + messaging.CommandsTopic},
+		history: newLagHistory()}
 	logger := watermill.NewSlogLogger(cfg.Logger.With("component", "watermill"))
 	var err error
 	if s.pub, err = messaging.NewPublisher(cfg.NATS, messaging.PublisherConfig{Logger: logger}); err != nil {
@@ -216,6 +219,11 @@ func (s *Stage) Start(ctx context.Context) error {
 			s.cfg.Logger.Error("projector stopped", "err", err)
 			errc <- fmt.Errorf("projector: %w", err)
 		}
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.history.run(run, lagInterval, s.sampleLag)
 	}()
 	timeout := time.NewTimer(startTimeout)
 	defer timeout.Stop()
