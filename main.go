@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,13 +22,8 @@ import (
 	"github.com/staircase/staircase/internal/app"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/migrations"
+	"github.com/staircase/staircase/stages"
 )
-
-// stageSource is the source of the stages, shown by the architecture page
-// so that a workshop can read the code of the stage it is looking at.
-//
-//go:embed stages
-var stageSource embed.FS
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -206,7 +200,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("--command-bus must be sync or async, not %q", cfg.CommandBus)
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	cfg.Source = stageSource
+	cfg.Source = stages.Source() // the architecture page and the tour show it
 	slog.SetDefault(cfg.Logger)
 	a, err := app.New(ctx, cfg)
 	if err != nil {

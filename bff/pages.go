@@ -1,7 +1,6 @@
 package bff
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -56,6 +55,9 @@ func (s *Server) chrome(c *fiber.Ctx, title, nav string) web.Chrome {
 		ch.Stages = append(ch.Stages, web.StageOption{Number: k, Label: "Stage " + strconv.Itoa(k) + " · " + s.cfg.Descriptions[k].Name, Selected: k == n})
 	}
 	ch.Flash = flashes[c.Query("done")]
+	if c.Query("done") == "stage" {
+		ch.Flash = s.switchedFlash(n)
+	}
 	return ch
 }
 
@@ -66,7 +68,6 @@ var flashes = map[string]string{
 	"deliver":   "Order marked delivered.",
 	"cancel":    "Order cancelled.",
 	"delete":    "Order deleted.",
-	"stage":     "Stage switched.",
 	"unchanged": "Nothing to change.",
 	"accepted":  "Accepted — it will be applied shortly.",
 }
@@ -340,20 +341,19 @@ func (s *Server) switchStage(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.NewError(http.StatusUnprocessableEntity, "choose a stage")
 	}
-	// A stage whose read database must be rebuilt first is entered in the
-	// background, with a page that follows it (rebuild.go).
-	if started, err := s.enterInBackground(c, n); started || err != nil {
-		return err
+	next := switchBack(c)
+	j, err := s.beginSwitch(c.UserContext(), n, next, "stage switcher")
+	switch {
+	case err == nil && j != nil:
+		// Entering runs in the background, with a page that follows it
+		// (rebuild.go).
+		return c.Redirect("/rebuild?job="+strconv.Itoa(j.id), http.StatusSeeOther)
+	case err == nil:
+		return c.Redirect(next, http.StatusSeeOther)
+	case order.ErrorCode(err) == order.ECONFLICT:
+		return fiber.NewError(http.StatusConflict, "A stage switch is already running; switch again when it is done.")
+	case order.ErrorCode(err) == order.EINVALID:
+		return fiber.NewError(http.StatusUnprocessableEntity, "There is no stage "+strconv.Itoa(n)+" on this server.")
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), switchTimeout)
-	defer cancel()
-	if err := s.cfg.Switch.Set(ctx, n, nil); err != nil {
-		return fiber.NewError(http.StatusUnprocessableEntity, err.Error())
-	}
-	s.log.InfoContext(ctx, "stage switched", "stage", n)
-	back := "/orders"
-	if ref, err := url.Parse(c.Get(fiber.HeaderReferer)); err == nil && strings.HasPrefix(ref.Path, "/") && !strings.HasPrefix(ref.Path, "//") && ref.Path != "/stage" {
-		back = ref.Path
-	}
-	return c.Redirect(back+"?done=stage", http.StatusSeeOther)
+	return fiber.NewError(http.StatusUnprocessableEntity, err.Error())
 }
