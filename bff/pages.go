@@ -50,7 +50,7 @@ func (s *Server) render(c *fiber.Ctx, status int, comp templ.Component) error {
 func (s *Server) chrome(c *fiber.Ctx, title, nav string) web.Chrome {
 	n, _ := c.Locals(localStage).(int)
 	token, _ := c.Locals(localCSRF).(string)
-	ch := web.Chrome{Title: title, ActiveNav: nav, CSRFToken: token, Stage: web.StageBadge{Number: n, Name: s.cfg.Descriptions[n].Name}}
+	ch := web.Chrome{Title: title, ActiveNav: nav, CSRFToken: token, Stage: s.badge(n)}
 	for _, k := range s.cfg.Switch.Numbers() {
 		ch.Stages = append(ch.Stages, web.StageOption{Number: k, Label: "Stage " + strconv.Itoa(k) + " · " + s.cfg.Descriptions[k].Name, Selected: k == n})
 	}
@@ -59,6 +59,12 @@ func (s *Server) chrome(c *fiber.Ctx, title, nav string) web.Chrome {
 		ch.Flash = s.switchedFlash(n)
 	}
 	return ch
+}
+
+// badge is stage n as the header and the pages name it.
+func (s *Server) badge(n int) web.StageBadge {
+	d := s.cfg.Descriptions[n]
+	return web.StageBadge{Number: n, Name: d.Name, KeepsCancelReason: d.KeepsCancelReason}
 }
 
 var flashes = map[string]string{
@@ -171,6 +177,7 @@ func (s *Server) placeOrder(c *fiber.Ctx) error {
 		return s.formError(c, f, false)
 	}
 	s.writes.record(ack.ID, ackVersion(ack), placedOrder(cmd, time.Now()))
+	s.writes.recordAck(ack.ID, ack)
 	return c.Redirect("/orders?done="+doneFor("placed", ack)+"&placed="+ack.ID.String()+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 }
 
@@ -211,7 +218,7 @@ func (s *Server) orderPage(c *fiber.Ctx) error {
 		return err
 	}
 	v := detailView(d, n)
-	s.freshenDetail(&v, d, urlVersion(c.Query("v")))
+	s.freshenDetail(&v, d, urlVersion(c.Query("v")), c.Query("done") == "accepted")
 	return s.render(c, http.StatusOK, web.OrderDetailPage(s.chrome(c, "Order "+shortID(d.ID), "orders"), v))
 }
 
@@ -254,6 +261,7 @@ func (s *Server) changeLines(c *fiber.Ctx) error {
 	switch order.ErrorCode(err) {
 	case "":
 		s.writes.recordStatus(id, ackVersion(ack), order.Placed)
+		s.writes.recordAck(id, ack)
 		return c.Redirect(orderURL(id)+"?done="+doneFor("lines", ack)+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 	case order.EINVALID:
 		f.view.FormError = f.addDomainErrors(err)
@@ -291,6 +299,7 @@ func (s *Server) orderAction(c *fiber.Ctx) error {
 			return c.Redirect("/orders?done="+doneFor("delete", ack), http.StatusSeeOther)
 		}
 		s.writes.recordStatus(id, ackVersion(ack), actionStatus[action])
+		s.writes.recordAck(id, ack)
 		return c.Redirect(orderURL(id)+"?done="+doneFor(action, ack)+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 	case order.ECONFLICT, order.EINVALID:
 		return s.conflict(c, id, err)

@@ -218,6 +218,7 @@ func (s *Server) routes() {
 	s.liveRoutes(ui)
 	s.rebuildRoutes(ui)
 	s.workshopRoutes(ui)
+	s.tourRoutes(ui)
 	app.Use(func(c *fiber.Ctx) error {
 		unrouted(c)
 		return fiber.ErrNotFound
