@@ -45,6 +45,7 @@ commands:
   dlq       list | show ID | replay (ID|--all) [--dry-run]: stage 3's error log
   rebuild   rebuild stage 3's read database from the database of record, with a progress bar
   seed      --orders N: add N made-up orders, with their events, to the database of record
+  reset     --yes [--orders N]: delete every order (write and read databases, bus), then seed N
   bench     put load on a running Staircase and report what it measured
 
 Run 'staircase <command> -h' for the flags of a command.
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return rebuildCmd(ctx, args[1:], stdout, stderr)
 	case "seed":
 		return seedCmd(ctx, args[1:], stdout, stderr)
+	case "reset":
+		return resetCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -51,7 +51,7 @@ type written struct {
 	deleted bool
 	// queued is set when the write at version was only queued (stage 3's
 	// async command bus): it is not applied yet.
-	queued bool
+	queued  bool
 	expires time.Time
 }
 

@@ -68,14 +68,16 @@ func (s *Server) badge(n int) web.StageBadge {
 }
 
 var flashes = map[string]string{
-	"placed":    "Order placed.",
-	"lines":     "Lines saved.",
-	"ship":      "Order shipped.",
-	"deliver":   "Order marked delivered.",
-	"cancel":    "Order cancelled.",
-	"delete":    "Order deleted.",
-	"unchanged": "Nothing to change.",
-	"accepted":  "Accepted — it will be applied shortly.",
+	"placed":       "Order placed.",
+	"lines":        "Lines saved.",
+	"ship":         "Order shipped.",
+	"deliver":      "Order marked delivered.",
+	"cancel":       "Order cancelled.",
+	"delete":       "Order deleted.",
+	"unchanged":    "Nothing to change.",
+	"accepted":     "Accepted — it will be applied shortly.",
+	"reset":        "Data reset: every order is gone, in every stage, and the workshop controls are back to their defaults.",
+	"reset-seeded": "Data reset, and fresh orders seeded: the read side catches up from the change log.",
 }
 
 // doneFor is the flash of a command that succeeded: what it did, or, when

@@ -158,7 +158,7 @@ func (s *Server) workshopPanel(c *fiber.Ctx, a *web.Architecture) {
 	if w == nil || a.Stage != s.cfg.WorkshopStage {
 		return
 	}
-	p := &web.WorkshopPanel{CSRFToken: tokenOf(c)}
+	p := &web.WorkshopPanel{CSRFToken: tokenOf(c), Reset: s.cfg.Reset != nil}
 	for _, ctl := range w.Controls(c.UserContext()) {
 		p.Controls = append(p.Controls, web.WorkshopControl{
 			Key: ctl.Key, Label: ctl.Label, Number: ctl.Kind == stageview.ControlNumber, Value: ctl.Value, On: ctl.On(),
