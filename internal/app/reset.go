@@ -128,20 +128,39 @@ func (a *App) Reset(ctx context.Context, seedOrders int) error {
 	if err := emptyTables(ctx, a.WriteDB, writeTables); err != nil {
 		return fmt.Errorf("reset the write database: %w", err)
 	}
-	// The relay may be publishing the last entries it read: purge, let
-	// the consumers finish what they hold, and purge again.
+	// The relay may still publish the last entries it read, and the
+	// projector apply what it holds: each would bring an order back to
+	// the read side. With no order left in the database of record, any
+	// order on the read side is such a straggler: purge the bus, let the
+	// consumers finish, empty the read side, and again until it stays
+	// empty for a moment.
 	ns := a.cfg.BusNamespace
-	if err := PurgeBus(ctx, a.NATS, ns); err != nil {
-		return err
-	}
-	if err := busIdle(ctx, a.NATS, ns, 10*time.Second); err != nil {
-		a.cfg.Logger.WarnContext(ctx, "reset: the bus did not go idle; resetting anyway", "err", err)
-	}
-	if err := PurgeBus(ctx, a.NATS, ns); err != nil {
-		return err
-	}
-	if err := emptyTables(ctx, a.ReadDB, readTables); err != nil {
-		return fmt.Errorf("reset the read database: %w", err)
+	for round := 0; ; round++ {
+		if err := PurgeBus(ctx, a.NATS, ns); err != nil {
+			return err
+		}
+		if err := busIdle(ctx, a.NATS, ns, 10*time.Second); err != nil {
+			a.cfg.Logger.WarnContext(ctx, "reset: the bus did not go idle", "err", err)
+		}
+		left, err := a.ReadDB.NewSelect().TableExpr("order_views").Count(ctx)
+		if err != nil {
+			return fmt.Errorf("reset the read database: %w", err)
+		}
+		if round > 0 && left == 0 {
+			break
+		}
+		if round >= 20 {
+			return fmt.Errorf("reset: orders keep coming back to the read side (%d); reset again", left)
+		}
+		if err := emptyTables(ctx, a.ReadDB, readTables); err != nil {
+			return fmt.Errorf("reset the read database: %w", err)
+		}
+		// A straggler in flight lands well within this.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	a.cfg.Logger.InfoContext(ctx, "data reset")
 	if seedOrders > 0 {
