@@ -236,3 +236,23 @@ func TestResetIsAWorkshopAdminAction(t *testing.T) {
 		t.Errorf("reset with the token: %d %s, calls %v", a.status, a.body, r.calls)
 	}
 }
+
+// TestTheSwitchFlashNamesTheStageAndWhatChanged: after a switch from the
+// header, the flash says which stage is active and what it changed.
+func TestTheSwitchFlashNamesTheStageAndWhatChanged(t *testing.T) {
+	b := &browser{t: t, s: newTourServer(t, nil, Config{})}
+	_, doc := b.do(http.MethodGet, "/dashboard", nil)
+	token := doc.Find(`[data-testid="stage-switcher"] input[name="_csrf"]`).AttrOr("value", "")
+	status, _ := b.do(http.MethodPost, "/stage", url.Values{"_csrf": {token}, "stage": {"3"}})
+	if status != http.StatusSeeOther || active(b.s) != 3 {
+		t.Fatalf("switch: %d, stage %d", status, active(b.s))
+	}
+	_, doc = b.do(http.MethodGet, "/dashboard?done=stage", nil)
+	want := "Switched to stage 3 · " + Infos[3].Name + ". " + Infos[3].Changed
+	if got := strings.TrimSpace(doc.Find(`[data-testid="flash"]`).Text()); got != want {
+		t.Errorf("flash %q, want %q", got, want)
+	}
+	if status, _ := b.do(http.MethodPost, "/stage", url.Values{"_csrf": {token}, "stage": {"2"}}); status != http.StatusUnprocessableEntity || active(b.s) != 3 {
+		t.Errorf("a stage the server does not run: %d, stage %d", status, active(b.s))
+	}
+}

@@ -167,6 +167,13 @@ func TestTheTourWalksTheStaircase(t *testing.T) {
 	tb.waitJS("the pending row turned into the projected one",
 		`(() => { const r = document.querySelector(`+jsString(rowSel(id))+`); return r && !r.querySelector("[data-testid=pending-badge]"); })()`)
 
+	// The order's page shows its whole ID, and copies it.
+	tb.open("/orders/" + id)
+	tb.expectText(`[data-testid=order-id]`, id)
+	tb.click(`[data-testid=copy-id]`)
+	tb.waitJS("the copy button says it copied", `document.querySelector("[data-testid=copy-id]").textContent === "Copied"`)
+	tb.shot("10-order-whole-id")
+
 	tb.open("/tour/3")
 	tb.click(`[data-testid=tour-button-restore]`)
 	tb.waitLocation(`^/tour/3\?tried=restore$`)
