@@ -223,5 +223,11 @@ func TestTheHeaderAndTheDiagramFit(t *testing.T) {
 			t.Error("on a phone the architecture page is wider than the screen")
 		}
 		tb.shot("phone-diagram")
+		tb.open("/tour/3")
+		tb.waitJS("the tour's diagram shows", `document.querySelector("svg[data-testid=diagram]")`)
+		if !evalJS[bool](tb, `document.documentElement.scrollWidth <= window.innerWidth`) {
+			t.Errorf("on a phone the tour is %d px wide, wider than the screen", evalJS[int](tb, `document.documentElement.scrollWidth`))
+		}
+		tb.shot("phone-tour")
 	})
 }
