@@ -6,12 +6,13 @@ GO        ?= go
 export GOTOOLCHAIN ?= go1.26.10
 BIN       := bin/staircase
 DATA_DIR  ?= data
+ADDR      ?= 127.0.0.1:8080
 TEST_FLAGS ?= -count=1 -timeout 30m
 
 .PHONY: run build test backends test-short chaos generate fmt lint bench fuzz vuln clean
 
 run: build
-	$(BIN) serve --data-dir $(DATA_DIR)
+	$(BIN) serve --addr $(ADDR) --data-dir $(DATA_DIR)
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) .

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,13 +22,8 @@ import (
 	"github.com/staircase/staircase/internal/app"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/migrations"
+	"github.com/staircase/staircase/stages"
 )
-
-// stageSource is the source of the stages, shown by the architecture page
-// so that a workshop can read the code of the stage it is looking at.
-//
-//go:embed stages
-var stageSource embed.FS
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -51,6 +45,7 @@ commands:
   dlq       list | show ID | replay (ID|--all) [--dry-run]: stage 3's error log
   rebuild   rebuild stage 3's read database from the database of record, with a progress bar
   seed      --orders N: add N made-up orders, with their events, to the database of record
+  reset     --yes [--orders N]: delete every order (write and read databases, bus), then seed N
   bench     put load on a running Staircase and report what it measured
 
 Run 'staircase <command> -h' for the flags of a command.
@@ -72,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return rebuildCmd(ctx, args[1:], stdout, stderr)
 	case "seed":
 		return seedCmd(ctx, args[1:], stdout, stderr)
+	case "reset":
+		return resetCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -206,7 +203,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("--command-bus must be sync or async, not %q", cfg.CommandBus)
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	cfg.Source = stageSource
+	cfg.Source = stages.Source() // the architecture page and the tour show it
 	slog.SetDefault(cfg.Logger)
 	a, err := app.New(ctx, cfg)
 	if err != nil {

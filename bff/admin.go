@@ -123,7 +123,7 @@ func (s *Server) adminAPIRoutes(api fiber.Router) {
 	api.Get("/admin/error-log/:id", s.apiErrorEntry)
 	api.All("/admin/*", func(c *fiber.Ctx) error {
 		return fiber.NewError(http.StatusNotFound, "the admin API has GET /api/admin/error-log, GET /api/admin/error-log/{id}, POST /api/admin/error-log/replay, POST /api/admin/error-log/discard, "+
-			"and with --workshop GET /api/admin/workshop and PUT /api/admin/workshop/{control}")
+			"and with --workshop GET /api/admin/workshop, PUT /api/admin/workshop/{control} and POST /api/admin/reset")
 	})
 }
 

@@ -297,7 +297,7 @@ func TestTheErrorLogPageListsShowsAndReplays(t *testing.T) {
 	if n := doc.Find(`[data-testid="error-log-row"]`).Length(); n != 3 {
 		t.Fatalf("%d rows", n)
 	}
-	if got := doc.Find(`[data-testid="error-log-row"][data-status="parked"] [data-testid="entry-status"]`).First().AttrOr("class", ""); got != "badge badge-cancelled" {
+	if got := doc.Find(`[data-testid="error-log-row"][data-status="parked"] [data-testid="entry-status"]`).First().AttrOr("class", ""); got != "badge badge-parked" {
 		t.Errorf("parked badge class %q", got)
 	}
 	if got := strings.Join(strings.Fields(doc.Find(`[data-testid="error-log-counts"]`).Text()), " "); !strings.HasPrefix(got, "2 parked · 1 held") {

@@ -49,6 +49,9 @@ type written struct {
 	status order.Status
 	// deleted is set when the write at version deleted the order.
 	deleted bool
+	// queued is set when the write at version was only queued (stage 3's
+	// async command bus): it is not applied yet.
+	queued  bool
 	expires time.Time
 }
 
@@ -89,7 +92,7 @@ func (w *writes) record(id order.ID, version int, placed *order.Order) {
 		e = written{}
 	}
 	if version > e.version {
-		e.version, e.status = version, ""
+		e.version, e.status, e.queued = version, "", false
 	}
 	if placed != nil {
 		e.placed = placed
@@ -128,6 +131,21 @@ func (w *writes) recordStatus(id order.ID, version int, status order.Status) {
 	defer w.mu.Unlock()
 	if e, ok := w.m[id]; ok && e.version == version {
 		e.status = status
+		w.m[id] = e
+	}
+}
+
+// recordAck is record for a command's ack: an ack that only queued the
+// command (Accepted) marks the version as queued.
+func (w *writes) recordAck(id order.ID, ack order.Ack) {
+	if !ack.Accepted {
+		return
+	}
+	version := ackVersion(ack)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.m[id]; ok && e.version == version {
+		e.queued = true
 		w.m[id] = e
 	}
 }
@@ -346,6 +364,9 @@ func (s *Server) pendingDetail(id order.ID, stage int) (web.OrderDetail, bool) {
 	v.CanChangeLines, v.CanShip, v.CanDeliver, v.CanCancel, v.CanDelete = false, false, false, false, false
 	v.Source = "as submitted · stage " + strconv.Itoa(stage) + " · v" + strconv.Itoa(e.placed.Version)
 	v.Syncing = "Saved as v" + strconv.Itoa(e.version) + " — the read side does not have this order yet; this page updates when it catches up."
+	if e.queued {
+		v.Syncing = "Queued — the order is placed when the command handler applies the command; this page updates when the read side has it."
+	}
 	v.LiveURL = "/live/orders/" + id.String() + "?v=" + strconv.Itoa(e.version)
 	v.LiveEvent = liveEvent(id)
 	return v, true
@@ -354,7 +375,9 @@ func (s *Server) pendingDetail(id order.ID, stage int) (web.OrderDetail, bool) {
 // freshenDetail marks an order page whose read is older than what the UI
 // wrote (the registry's version or the redirect's ?v=) as syncing, with the
 // stream that replaces it when the read side catches up.
-func (s *Server) freshenDetail(v *web.OrderDetail, d order.Detail, urlV int) {
+//
+// queued says the redirect came from a command that was only queued.
+func (s *Server) freshenDetail(v *web.OrderDetail, d order.Detail, urlV int, queued bool) {
 	want := max(s.writes.version(d.ID), urlV)
 	if want <= d.Version {
 		return
@@ -365,6 +388,10 @@ func (s *Server) freshenDetail(v *web.OrderDetail, d order.Detail, urlV int) {
 	}
 	v.Syncing = "Saved as v" + strconv.Itoa(want) + " — the " + side + " still shows v" + strconv.Itoa(d.Version) +
 		"; this page updates when it catches up."
+	if e, ok := s.writes.get(d.ID); ok && e.version == want && e.queued || queued {
+		v.Syncing = "Queued — the change becomes v" + strconv.Itoa(want) + " when the command handler applies it; the " + side +
+			" still shows v" + strconv.Itoa(d.Version) + ". This page updates when it has v" + strconv.Itoa(want) + "."
+	}
 	// The actions are the newest version's: those its status allows when
 	// this process made it and knows the status, none otherwise (the live
 	// update brings them). The read's would act on a version that is gone.

@@ -1,7 +1,6 @@
 package bff
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -51,24 +50,34 @@ func (s *Server) render(c *fiber.Ctx, status int, comp templ.Component) error {
 func (s *Server) chrome(c *fiber.Ctx, title, nav string) web.Chrome {
 	n, _ := c.Locals(localStage).(int)
 	token, _ := c.Locals(localCSRF).(string)
-	ch := web.Chrome{Title: title, ActiveNav: nav, CSRFToken: token, Stage: web.StageBadge{Number: n, Name: s.cfg.Descriptions[n].Name}}
+	ch := web.Chrome{Title: title, ActiveNav: nav, CSRFToken: token, Stage: s.badge(n)}
 	for _, k := range s.cfg.Switch.Numbers() {
 		ch.Stages = append(ch.Stages, web.StageOption{Number: k, Label: "Stage " + strconv.Itoa(k) + " · " + s.cfg.Descriptions[k].Name, Selected: k == n})
 	}
 	ch.Flash = flashes[c.Query("done")]
+	if c.Query("done") == "stage" {
+		ch.Flash = s.switchedFlash(n)
+	}
 	return ch
 }
 
+// badge is stage n as the header and the pages name it.
+func (s *Server) badge(n int) web.StageBadge {
+	d := s.cfg.Descriptions[n]
+	return web.StageBadge{Number: n, Name: d.Name, KeepsCancelReason: d.KeepsCancelReason}
+}
+
 var flashes = map[string]string{
-	"placed":    "Order placed.",
-	"lines":     "Lines saved.",
-	"ship":      "Order shipped.",
-	"deliver":   "Order marked delivered.",
-	"cancel":    "Order cancelled.",
-	"delete":    "Order deleted.",
-	"stage":     "Stage switched.",
-	"unchanged": "Nothing to change.",
-	"accepted":  "Accepted — it will be applied shortly.",
+	"placed":       "Order placed.",
+	"lines":        "Lines saved.",
+	"ship":         "Order shipped.",
+	"deliver":      "Order marked delivered.",
+	"cancel":       "Order cancelled.",
+	"delete":       "Order deleted.",
+	"unchanged":    "Nothing to change.",
+	"accepted":     "Accepted — it will be applied shortly.",
+	"reset":        "Data reset: every order is gone, in every stage, and the workshop controls are back to their defaults.",
+	"reset-seeded": "Data reset, and fresh orders seeded: the read side catches up from the change log.",
 }
 
 // doneFor is the flash of a command that succeeded: what it did, or, when
@@ -170,6 +179,7 @@ func (s *Server) placeOrder(c *fiber.Ctx) error {
 		return s.formError(c, f, false)
 	}
 	s.writes.record(ack.ID, ackVersion(ack), placedOrder(cmd, time.Now()))
+	s.writes.recordAck(ack.ID, ack)
 	return c.Redirect("/orders?done="+doneFor("placed", ack)+"&placed="+ack.ID.String()+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 }
 
@@ -210,7 +220,7 @@ func (s *Server) orderPage(c *fiber.Ctx) error {
 		return err
 	}
 	v := detailView(d, n)
-	s.freshenDetail(&v, d, urlVersion(c.Query("v")))
+	s.freshenDetail(&v, d, urlVersion(c.Query("v")), c.Query("done") == "accepted")
 	return s.render(c, http.StatusOK, web.OrderDetailPage(s.chrome(c, "Order "+shortID(d.ID), "orders"), v))
 }
 
@@ -253,6 +263,7 @@ func (s *Server) changeLines(c *fiber.Ctx) error {
 	switch order.ErrorCode(err) {
 	case "":
 		s.writes.recordStatus(id, ackVersion(ack), order.Placed)
+		s.writes.recordAck(id, ack)
 		return c.Redirect(orderURL(id)+"?done="+doneFor("lines", ack)+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 	case order.EINVALID:
 		f.view.FormError = f.addDomainErrors(err)
@@ -290,6 +301,7 @@ func (s *Server) orderAction(c *fiber.Ctx) error {
 			return c.Redirect("/orders?done="+doneFor("delete", ack), http.StatusSeeOther)
 		}
 		s.writes.recordStatus(id, ackVersion(ack), actionStatus[action])
+		s.writes.recordAck(id, ack)
 		return c.Redirect(orderURL(id)+"?done="+doneFor(action, ack)+"&v="+strconv.Itoa(ackVersion(ack)), http.StatusSeeOther)
 	case order.ECONFLICT, order.EINVALID:
 		return s.conflict(c, id, err)
@@ -340,20 +352,19 @@ func (s *Server) switchStage(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.NewError(http.StatusUnprocessableEntity, "choose a stage")
 	}
-	// A stage whose read database must be rebuilt first is entered in the
-	// background, with a page that follows it (rebuild.go).
-	if started, err := s.enterInBackground(c, n); started || err != nil {
-		return err
+	next := switchBack(c)
+	j, err := s.beginSwitch(c.UserContext(), n, next, "stage switcher")
+	switch {
+	case err == nil && j != nil:
+		// Entering runs in the background, with a page that follows it
+		// (rebuild.go).
+		return c.Redirect("/rebuild?job="+strconv.Itoa(j.id), http.StatusSeeOther)
+	case err == nil:
+		return c.Redirect(next, http.StatusSeeOther)
+	case order.ErrorCode(err) == order.ECONFLICT:
+		return fiber.NewError(http.StatusConflict, "A stage switch is already running; switch again when it is done.")
+	case order.ErrorCode(err) == order.EINVALID:
+		return fiber.NewError(http.StatusUnprocessableEntity, "There is no stage "+strconv.Itoa(n)+" on this server.")
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), switchTimeout)
-	defer cancel()
-	if err := s.cfg.Switch.Set(ctx, n, nil); err != nil {
-		return fiber.NewError(http.StatusUnprocessableEntity, err.Error())
-	}
-	s.log.InfoContext(ctx, "stage switched", "stage", n)
-	back := "/orders"
-	if ref, err := url.Parse(c.Get(fiber.HeaderReferer)); err == nil && strings.HasPrefix(ref.Path, "/") && !strings.HasPrefix(ref.Path, "//") && ref.Path != "/stage" {
-		back = ref.Path
-	}
-	return c.Redirect(back+"?done=stage", http.StatusSeeOther)
+	return fiber.NewError(http.StatusUnprocessableEntity, err.Error())
 }

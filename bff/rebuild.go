@@ -250,37 +250,6 @@ func (s *Server) rebuildPanel(c *fiber.Ctx, a *web.Architecture) {
 	}
 }
 
-// enterInBackground starts entering stage n as a background rebuild when
-// its read database is behind, and sends the browser to the page that
-// follows it; started is false when the switch can go ahead at once.
-func (s *Server) enterInBackground(c *fiber.Ctx, n int) (started bool, err error) {
-	r, ok := s.cfg.Switch.stages[n].(Rebuilder)
-	if !ok {
-		if j := s.job(0); j != nil && !j.done() && j.target() >= 0 {
-			return true, fiber.NewError(http.StatusConflict, "Stage "+strconv.Itoa(j.target())+" is being entered while its read database is rebuilt; switch again when that is done.")
-		}
-		return false, nil
-	}
-	if active, _ := s.cfg.Switch.Active(); active == n {
-		return false, nil
-	}
-	next := switchBack(c)
-	// A rebuild that runs already (the button's) takes the switch along.
-	if j := s.job(0); j != nil && !j.done() && j.follow(n, next) {
-		return true, c.Redirect("/rebuild?job="+strconv.Itoa(j.id), http.StatusSeeOther)
-	}
-	behind, err := r.Behind(c.UserContext())
-	if err != nil || !behind {
-		// If the check failed, Enter decides again and reports.
-		return false, nil
-	}
-	j, ok := s.runRebuild(r, n, next)
-	if !ok && !j.follow(n, next) {
-		return false, nil
-	}
-	return true, c.Redirect("/rebuild?job="+strconv.Itoa(j.id), http.StatusSeeOther)
-}
-
 // switchBack is the page a stage switch returns to: where the switcher
 // was used, marked with the switch's flash.
 func switchBack(c *fiber.Ctx) string {

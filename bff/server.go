@@ -73,6 +73,10 @@ type Config struct {
 	// 404 and no panel shows.
 	Workshop      Workshop
 	WorkshopStage int
+	// Reset, when set (with the workshop controls), empties the data
+	// while serving: POST /api/admin/reset and the workshop panel's
+	// "Reset data". Nil: both answer 404.
+	Reset Resetter
 
 	// isLocal tells whether a client address is on this machine, for
 	// admin actions without a token; nil means a loopback address. Tests
@@ -199,6 +203,7 @@ func (s *Server) routes() {
 	api := app.Group("/api", s.rateLimit(), s.apiGuard, s.authorizeAPI)
 	s.stageAPIRoutes(api) // before the rest of the admin API and the stage's API
 	s.workshopAPIRoutes(api)
+	s.resetAPIRoutes(api)
 	s.adminAPIRoutes(api) // before the stage's API: it answers in every stage
 	s.eventAPIRoutes(api) // events.go
 	api.All("/*", s.fenceWrites, s.dispatchAPI)
@@ -220,6 +225,8 @@ func (s *Server) routes() {
 	s.rebuildRoutes(ui)
 	s.workshopRoutes(ui)
 	s.eventRoutes(ui)
+	s.tourRoutes(ui)
+	s.resetRoutes(ui)
 	app.Use(func(c *fiber.Ctx) error {
 		unrouted(c)
 		return fiber.ErrNotFound

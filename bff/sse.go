@@ -106,7 +106,7 @@ func (s *Server) liveOrder(c *fiber.Ctx) error {
 	if v <= 0 {
 		return fiber.NewError(http.StatusBadRequest, "v must be the version to wait for")
 	}
-	ch := web.Chrome{CSRFToken: tokenOf(c)}
+	ch := web.Chrome{CSRFToken: tokenOf(c), Stage: s.badge(n)}
 	return s.stream(c, st, []watch{{id, v}}, func(ctx context.Context, id order.ID) (string, error) {
 		d, err := st.OrderDetail(ctx, id)
 		if order.ErrorCode(err) == order.ENOTFOUND {

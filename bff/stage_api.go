@@ -1,7 +1,6 @@
 package bff
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
@@ -67,41 +66,16 @@ func (s *Server) apiSwitchStage(c *fiber.Ctx) error {
 	if req.Stage == nil {
 		return invalidField("stage", "is required: the number of the stage to switch to")
 	}
-	n := *req.Stage
-	if _, ok := s.cfg.Switch.stages[n]; !ok {
-		return invalidField("stage", "must be one of the stages this server runs: "+numbers(s.cfg.Switch.Numbers()))
-	}
-	if st := s.stageState(); st.Entering != nil {
-		if *st.Entering == n {
-			c.Location(st.Progress)
-			return c.Status(http.StatusAccepted).JSON(st)
-		}
-		return errSwitchRunning
-	}
-	if s.cfg.Switch.Switching() {
-		return errSwitchRunning
-	}
-	if active, _ := s.cfg.Switch.Active(); active == n {
-		return c.JSON(s.stageState())
-	}
-	if r, ok := s.cfg.Switch.stages[n].(Rebuilder); ok {
-		if behind, err := r.Behind(c.UserContext()); err == nil && behind {
-			j, started := s.runRebuild(r, n, "")
-			if !started && !j.follow(n, "") {
-				return errSwitchRunning
-			}
-			st := s.stageState()
-			c.Location(st.Progress)
-			return c.Status(http.StatusAccepted).JSON(st)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), switchTimeout)
-	defer cancel()
-	if err := s.cfg.Switch.Set(ctx, n, nil); err != nil {
+	j, err := s.beginSwitch(c.UserContext(), *req.Stage, "", "admin API")
+	if err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "stage switched", "stage", n, "by", "admin API")
-	return c.JSON(s.stageState())
+	st := s.stageState()
+	if j != nil {
+		c.Location(st.Progress)
+		return c.Status(http.StatusAccepted).JSON(st)
+	}
+	return c.JSON(st)
 }
 
 func numbers(ns []int) string {

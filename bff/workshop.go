@@ -165,7 +165,7 @@ func (s *Server) workshopPanel(c *fiber.Ctx, a *web.Architecture) {
 	if w == nil || a.Stage != s.cfg.WorkshopStage {
 		return
 	}
-	p := &web.WorkshopPanel{CSRFToken: tokenOf(c)}
+	p := &web.WorkshopPanel{CSRFToken: tokenOf(c), Reset: s.cfg.Reset != nil}
 	controls := w.Controls(c.UserContext())
 	for _, ctl := range controls {
 		p.Controls = append(p.Controls, web.WorkshopControl{

@@ -1340,14 +1340,14 @@ func ErrorLogBadge(parked int) templ.Component {
 		}
 		ctx = templ.ClearChildren(ctx)
 		if parked > 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 108, "<span class=\"badge badge-cancelled\" data-testid=\"error-log-count\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 108, "<span class=\"badge badge-parked\" data-testid=\"error-log-count\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var65 string
 			templ_7745c5c3_Var65, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.Itoa(parked))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/errorlog.templ`, Line: 310, Col: 90}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/errorlog.templ`, Line: 310, Col: 87}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var65))
 			if templ_7745c5c3_Err != nil {
@@ -1370,7 +1370,7 @@ func ErrorLogBadge(parked int) templ.Component {
 func errorBadgeClass(status string) string {
 	switch status {
 	case "parked":
-		return "badge badge-cancelled"
+		return "badge badge-parked"
 	case "held":
 		return "badge badge-pending"
 	}

@@ -19,6 +19,9 @@ type Chrome struct {
 type StageBadge struct {
 	Number int
 	Name   string
+	// KeepsCancelReason is set when the stage records why an order was
+	// cancelled; the cancel form says so when it does not.
+	KeepsCancelReason bool
 }
 
 // StageOption is one entry of the stage switcher.

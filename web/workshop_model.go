@@ -6,6 +6,8 @@ type WorkshopPanel struct {
 	Controls  []WorkshopControl
 	// Control and Message say which control refused a value, and why.
 	Control, Message string
+	// Reset offers "Reset data".
+	Reset bool
 }
 
 // WorkshopControl is one control: a number (Min to Max, in Unit) or a choice among Choices.

@@ -432,7 +432,21 @@ func WorkshopPanelView(p WorkshopPanel) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "</section>")
+		if p.Reset {
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "<form method=\"post\" action=\"/architecture/reset\" class=\"workshop-control workshop-reset\" data-testid=\"workshop-reset\">")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = csrfInput(p.CSRFToken).Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "<label for=\"reset-seed\"><strong>Reset data</strong></label> <input type=\"number\" id=\"reset-seed\" name=\"seed_orders\" value=\"0\" min=\"0\" max=\"100000\" step=\"1\" data-testid=\"reset-seed\"> <span class=\"workshop-unit\">orders to seed</span> <button type=\"submit\" class=\"button button-danger\" data-confirm=\"Delete every order, in every stage, with its events and the bus's messages? This cannot be undone.\" data-testid=\"reset-button\">Reset data</button><p class=\"workshop-effect\">Deletes every order from the database of record (all stages share it), its change log, the bus and the read database; sets the controls back; then seeds as many made-up orders as asked.</p></form>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "</section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

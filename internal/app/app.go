@@ -255,8 +255,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	var workshop bff.Workshop
+	var reset bff.Resetter
 	if cfg.Workshop {
-		workshop = a.Stage3
+		workshop, reset = a.Stage3, a
 	}
 	a.Server, err = bff.New(bff.Config{
 		Switch: a.Switch,
@@ -277,6 +278,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Workshop:     workshop,
 		// The controls are stage 3's.
 		WorkshopStage: 3,
+		Reset:         reset,
 	})
 	if err != nil {
 		return nil, err
@@ -316,6 +318,7 @@ var (
 	_ bff.Workshop       = (*stage3.Stage)(nil)
 	_ bff.EventLog       = (*stage3.Stage)(nil)
 	_ bff.LagHistory     = (*stage3.Stage)(nil)
+	_ bff.Resetter       = (*App)(nil)
 )
 
 // Descriptions describe the four stages, for the BFF.

@@ -1,75 +1,14 @@
 package browser
 
 import (
-	"context"
-	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/staircase/staircase/internal/app"
 	"github.com/staircase/staircase/internal/order"
 )
-
-// startWorkshopApp serves Staircase in stage 3 with the workshop controls
-// on, as startApp does otherwise.
-func startWorkshopApp(t *testing.T) string {
-	t.Helper()
-	h := &countingHandler{Handler: slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}), errs: new(atomic.Int64)}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{DataDir: t.TempDir(), Stage: 3, Workshop: true, Logger: slog.New(h)})
-	if err != nil {
-		cancel()
-		t.Fatalf("start the app: %v", err)
-	}
-	if err := a.Ready(ctx); err != nil {
-		cancel()
-		a.Close()
-		t.Fatalf("prepare stage 3: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		a.Close()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("the app did not shut down within 15 s")
-		}
-		if err := a.Close(); err != nil {
-			t.Errorf("close the app: %v", err)
-		}
-		if n := h.errs.Load(); n > 0 {
-			t.Errorf("the app logged %d errors (see the log above)", n)
-		}
-	})
-	base := "http://" + ln.Addr().String()
-	waitAPIStatus(t, base+"/healthz", http.StatusOK)
-	return base
-}
-
-// setControlInPanel sets a workshop control through the architecture
-// page's panel, as a presenter does, and waits until the page shows it.
-func (tb *tab) setControlInPanel(key, value string) {
-	tb.t.Helper()
-	tb.retype(`[data-testid="workshop-value-`+key+`"]`, value)
-	tb.click(`[data-testid="workshop-control-` + key + `"] button[type="submit"]`)
-	tb.waitJS(key+" is "+value, `(document.querySelector(`+jsString(`[data-testid="workshop-now-`+key+`"] strong`)+`) || {textContent: ""}).textContent.trim().startsWith(`+jsString(value+" ")+`)`)
-}
 
 // lagKey reads the lag graph's lag: "last" or "peak", in seconds; -1
 // while the panel has no graph or the lag is not known.
@@ -82,12 +21,12 @@ const lagKey = `(k => { const e = document.querySelector('[data-testid="chart-la
 // event viewer shows the events, and the catalog their types.
 func TestTheLagGraphShowsTheLagRiseAndFall(t *testing.T) {
 	needBrowser(t)
-	base := startWorkshopApp(t)
+	base := startWorkshopApp(t, 3)
 	tb := newTab(t, base, 3)
 
 	tb.open("/architecture")
 	tb.waitJS("the live panel has the lag graph", `document.querySelector('[data-testid="live-panel"] [data-testid="lag-graph"]')`)
-	tb.setControlInPanel("projector_delay_ms", "2000")
+	tb.setControl("projector_delay_ms", "2000")
 
 	var ids []string
 	for i := range 5 {
@@ -101,7 +40,7 @@ func TestTheLagGraphShowsTheLagRiseAndFall(t *testing.T) {
 		`/Waiting: .*events? on the bus, projector delayed 2000 ms each/.test(document.querySelector('[data-testid="live-flow-text"]').textContent)`)
 	tb.shot("lag-rising")
 
-	tb.setControlInPanel("projector_delay_ms", "0")
+	tb.setControl("projector_delay_ms", "0")
 	tb.waitJS("the lag fell back to nothing", lagKey+`("last") === 0`)
 	if peak := evalJS[float64](tb, lagKey+`("peak")`); peak < 2 {
 		t.Errorf("the graph's peak lag is %v s after the fall; want the 2 s or more it showed", peak)

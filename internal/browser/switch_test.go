@@ -67,7 +67,9 @@ func TestStageSwitcherChangesStageLive(t *testing.T) {
 		tb.waitStage(n)
 		tb.waitLocation(`^/architecture\?done=stage$`)
 		tb.checkNoReload(fmt.Sprintf("after switching to stage %d", n))
-		tb.expectText(flash, "Stage switched.")
+		if got := tb.text(flash); !strings.HasPrefix(got, fmt.Sprintf("Switched to stage %d · ", n)) {
+			t.Errorf("the flash after switching to stage %d reads %q; want it to name the stage", n, got)
+		}
 		if got := tb.value(stageSelect); got != strconv.Itoa(n) {
 			t.Errorf("after switching to stage %d the switcher shows stage %s", n, got)
 		}

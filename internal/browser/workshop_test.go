@@ -18,16 +18,19 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/staircase/staircase/internal/app"
+	"github.com/staircase/staircase/stages"
 )
 
 // The workshop tests run stage 3 with --workshop and drive it from the
 // Architecture page's "Workshop controls" panel alone, as a workshop
 // leader would, checking what attendees are told to watch.
 
-// startWorkshop starts the app in stage 3 with the workshop controls on.
-// Errors the app logs fail the test, except those matching allowed (an
-// event parked on purpose is logged as an error).
-func startWorkshop(t *testing.T, allowed ...*regexp.Regexp) string {
+// startWorkshopApp starts the app in the given stage with the workshop
+// controls on (and the stages' source, for the tour). Errors the app logs
+// fail the test, except those matching allowed (an event parked on purpose
+// is logged as an error). The tests that use it reach stage 3, so they
+// skip when it is not under test.
+func startWorkshopApp(t *testing.T, stage int, allowed ...*regexp.Regexp) string {
 	t.Helper()
 	needBrowser(t)
 	if !slices.Contains(stagesUnderTest(t), 3) {
@@ -35,7 +38,7 @@ func startWorkshop(t *testing.T, allowed ...*regexp.Regexp) string {
 	}
 	h := &expectedErrors{Handler: slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}), allowed: allowed}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{DataDir: filepath.Clean(t.TempDir()), Stage: 3, Workshop: true, Logger: slog.New(h)})
+	a, err := app.New(ctx, app.Config{DataDir: filepath.Clean(t.TempDir()), Stage: stage, Workshop: true, Source: stages.Source(), Logger: slog.New(h)})
 	if err != nil {
 		cancel()
 		t.Fatalf("start the app: %v", err)
@@ -43,7 +46,7 @@ func startWorkshop(t *testing.T, allowed ...*regexp.Regexp) string {
 	if err := a.Ready(ctx); err != nil {
 		cancel()
 		a.Close()
-		t.Fatalf("prepare stage 3: %v", err)
+		t.Fatalf("prepare stage %d: %v", stage, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -190,7 +193,7 @@ func (tb *tab) placeThroughForm(customer string) string {
 // projector delayed, an order placed through the form shows as pending,
 // then turns into the projected row without a reload.
 func TestWorkshopProjectorDelayShowsAPendingRowTurningReal(t *testing.T) {
-	base := startWorkshop(t)
+	base := startWorkshopApp(t, 3)
 	tb := newTab(t, base, 3)
 	tb.open("/architecture")
 	tb.setControl("projector_delay_ms", "3000")
@@ -227,7 +230,7 @@ func TestWorkshopProjectorDelayShowsAPendingRowTurningReal(t *testing.T) {
 func TestWorkshopCommandsQueueWhileTheWriteDBIsDown(t *testing.T) {
 	// The command handler's router logs each command it nacks, to come
 	// again, as an error.
-	base := startWorkshop(t, regexp.MustCompile(`^Handler returned error$`))
+	base := startWorkshopApp(t, 3, regexp.MustCompile(`^Handler returned error$`))
 	tb := newTab(t, base, 3)
 	tb.open("/architecture")
 	if got := tb.boxMark("command-bus"); got != "idle" {
@@ -283,7 +286,7 @@ func TestWorkshopCommandsQueueWhileTheWriteDBIsDown(t *testing.T) {
 // twice, the live panel's Duplicates rises while the order reads as it
 // should.
 func TestWorkshopDuplicateDeliveryIsIgnored(t *testing.T) {
-	base := startWorkshop(t)
+	base := startWorkshopApp(t, 3)
 	tb := newTab(t, base, 3)
 	id := placeViaAPI(t, base, 3, apiOrder{Customer: "Twice Tess", Lines: []apiLine{{SKU: "D-1", Name: "Dice", Quantity: 2, UnitPriceCents: 450}}})
 	tb.open("/architecture")
@@ -318,7 +321,7 @@ func TestWorkshopDuplicateDeliveryIsIgnored(t *testing.T) {
 func TestWorkshopPoisonedEventIsParkedThenReplayed(t *testing.T) {
 	// The router logs each failed attempt as an error; the projector the
 	// parking.
-	base := startWorkshop(t, regexp.MustCompile(`^(Error occurred, retrying|Handler returned error|projector: event parked in the error log)$`))
+	base := startWorkshopApp(t, 3, regexp.MustCompile(`^(Error occurred, retrying|Handler returned error|projector: event parked in the error log)$`))
 	tb := newTab(t, base, 3)
 	victim := placeViaAPI(t, base, 3, apiOrder{Customer: "Poisoned Pia", Lines: []apiLine{{SKU: "P-1", Name: "Pill", Quantity: 1, UnitPriceCents: 999}}})
 	tb.open("/architecture")
@@ -383,7 +386,7 @@ func TestWorkshopPoisonedEventIsParkedThenReplayed(t *testing.T) {
 // through the form is recorded as OrderPlaced schema 1, and its history
 // says it was read through the upcaster.
 func TestWorkshopLegacyEventIsUpcast(t *testing.T) {
-	base := startWorkshop(t)
+	base := startWorkshopApp(t, 3)
 	tb := newTab(t, base, 3)
 	tb.open("/architecture")
 	tb.setControl("legacy_events", "true")

@@ -26,6 +26,9 @@ type Description struct {
 	Flows []Flow
 	// Actions are what the stage offers an operator from its page.
 	Actions []Action
+	// KeepsCancelReason is set when the stage records the reason an order
+	// was cancelled for; a stage without a place for it drops it.
+	KeepsCancelReason bool
 }
 
 // Has tells whether the stage offers action a.

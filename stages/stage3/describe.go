@@ -96,6 +96,7 @@ func Describe() stageview.Description {
 			{Name: FlowRelay, Words: "events published", When: []string{FigureEventsPublished}},
 			{Name: FlowProject, Words: "events projected", When: []string{FigureEventsApplied, FigureEventsDuplicate}},
 		},
-		Actions: []stageview.Action{stageview.ErrorLog, stageview.Rebuild},
+		Actions:           []stageview.Action{stageview.ErrorLog, stageview.Rebuild},
+		KeepsCancelReason: true,
 	}
 }

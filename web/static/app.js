@@ -99,3 +99,42 @@
     if (next) window.location.assign(next.href);
   });
 })();
+
+// Copy buttons: [data-copy] names the element whose text it copies (the order's ID). The
+// clipboard API needs a secure context; on plain http the text is selected and copied the old
+// way. The button says whether it worked.
+(function () {
+  "use strict";
+  function say(button, text) {
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    button.textContent = text;
+    window.setTimeout(function () { button.textContent = label; }, 2000);
+  }
+  function copyBySelection(source) {
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    return ok;
+  }
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) return;
+    var button = target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.textContent.trim();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(
+        function () { say(button, "Copied"); },
+        function () { say(button, copyBySelection(source) ? "Copied" : "Select and copy"); });
+      return;
+    }
+    say(button, copyBySelection(source) ? "Copied" : "Select and copy");
+  });
+})();
