@@ -9,7 +9,8 @@
 #      vet-clean and pass their own tests; the stages' file lists
 #      (stages/steps_test.go) still hold;
 #   3. the patch is taken back out before the next exercise.
-# `make exercise-solutions` runs it; so does .ci/run.
+# `make exercise-solutions` runs it; so does .ci/run. Arguments name the
+# exercises to prove (1 3), all of them by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.26.10}"
@@ -32,9 +33,19 @@ log="$copy/.check.log"
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
 
-for dir in exercises/[0-9][0-9]-*/; do
+dirs=(exercises/[0-9][0-9]-*/)
+if [ $# -gt 0 ]; then
+  dirs=()
+  for n in "$@"; do
+    d=(exercises/$(printf %02d "$((10#$n))")-*/)
+    [ -d "${d[0]}" ] || { echo "no exercise $n"; exit 2; }
+    dirs+=("${d[0]}")
+  done
+fi
+for dir in "${dirs[@]}"; do
   dir="${dir%/}"
   echo "== $dir"
+  start=$SECONDS
   check="./$dir/check"
   patch="$dir/solution.patch"
   if [ ! -f "$dir/README.md" ] || [ ! -f "$patch" ]; then
@@ -68,9 +79,9 @@ for dir in exercises/[0-9][0-9]-*/; do
   if [ -n "$pkgs" ] && ! go test -count=1 $pkgs ./stages >"$log" 2>&1; then
     fail "$dir: with the solution applied, the tests of the packages it touches fail"; cat "$log"; ok=0
   fi
-  [ "$ok" = 1 ] && echo "solved: the check passes, and $(echo $pkgs ./stages | tr '\n' ' ')stay green"
+  [ "$ok" = 1 ] && echo "solved: the check passes, and $(echo $pkgs ./stages | tr '\n' ' ')stay green ($((SECONDS - start)) s)"
   git apply -R "$patch"
 done
 
 if [ "$failed" != 0 ]; then echo "exercises: NOT proven"; exit 1; fi
-echo "exercises: every check fails on the tree and passes with its solution"
+echo "exercises: every check fails on the tree and passes with its solution ($SECONDS s)"
