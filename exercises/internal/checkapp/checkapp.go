@@ -1,8 +1,10 @@
 // Package checkapp runs Staircase for the exercises' checks: the whole app
 // in stage 3, on SQLite files in a temporary folder and the embedded NATS
 // server, served on a free port, with the few HTTP calls the checks make.
-// The checks talk to it as an attendee would, through the JSON APIs, so
-// that any solution that works passes, however it is written.
+// The checks talk to it mostly as an attendee would, through the JSON
+// APIs, so that any solution that works passes, however it is written;
+// the databases are there too (WriteDB, ReadDB), for what no API shows,
+// such as the change log.
 package checkapp
 
 import (
