@@ -83,6 +83,27 @@ bench: build
 	$(GO) tool benchstat -col /stage -filter '.name:(PlaceOrder OR ListOrders)' $(BENCH_OUT)
 	$(GO) tool benchstat -filter '-.name:(PlaceOrder OR ListOrders)' $(BENCH_OUT)
 
+# Exercises (exercises/NN-name, each with a README): `make exercise 1` (or
+# N=1) runs exercise 1's check, which fails until the exercise is solved.
+# `make exercise-solutions` proves, in a temporary copy of the tree, that
+# every check fails on the tree and passes with its solution.patch.
+.PHONY: exercise exercise-solutions
+ifeq (exercise,$(firstword $(MAKECMDGOALS)))
+ifneq (,$(word 2,$(MAKECMDGOALS)))
+N := $(word 2,$(MAKECMDGOALS))
+$(eval $(N):;@:)
+endif
+endif
+exercise:
+	@case "$(N)" in ''|*[!0-9]*) echo "usage: make exercise N, e.g. make exercise 1 (see exercises/)"; exit 2;; esac; \
+	dir=$$(ls -d exercises/$$(printf %02d $$((10#$(N))))-*/ 2>/dev/null | head -n1); \
+	if [ -z "$$dir" ]; then echo "no exercise $(N): the exercises are $$(ls -d exercises/[0-9][0-9]-* | xargs -n1 basename | tr '\n' ' ')"; exit 2; fi; \
+	echo "== $${dir%/} (read $${dir}README.md)"; \
+	$(GO) test -count=1 -tags exercise ./$${dir}check && echo "exercise $(N): solved"
+
+exercise-solutions:
+	exercises/prove.sh
+
 # Fuzz targets, each run for $(FUZZ_TIME). The inputs fuzzing has found
 # that widen coverage (this run's and earlier ones', kept in the Go build
 # cache) are copied into the package's testdata/fuzz, so they are
