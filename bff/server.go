@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -99,6 +100,8 @@ type Server struct {
 	// writes and live: freshness of what the UI wrote (freshness.go, sse.go).
 	writes *writes
 	live   liveTiming
+	// running counts the handlers running (shutdown.go).
+	running atomic.Int64
 	// rebuilds is the read database's rebuild job (rebuild.go).
 	rebuilds rebuildJobs
 	// sides counts the requests that are commands or queries (live.go).
@@ -173,6 +176,7 @@ func (s *Server) App() *fiber.App { return s.app }
 
 func (s *Server) routes() {
 	app := s.app
+	app.Use(s.countRequests)
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		s.log.ErrorContext(c.UserContext(), "panic", "method", c.Method(), "path", c.Path(), "panic", e)
 	}}))

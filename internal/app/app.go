@@ -338,7 +338,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	a.cfg.Logger.Info("shutting down")
-	if err := a.Server.App().ShutdownWithTimeout(10 * time.Second); err != nil {
+	if err := a.Server.Shutdown(10 * time.Second); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
