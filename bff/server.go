@@ -73,6 +73,9 @@ type Config struct {
 	// 404 and no panel shows.
 	Workshop      Workshop
 	WorkshopStage int
+	// Processes lists the app's running processes (the process registry)
+	// for the architecture page; nil shows none.
+	Processes Processes
 
 	// isLocal tells whether a client address is on this machine, for
 	// admin actions without a token; nil means a loopback address. Tests
@@ -216,6 +219,7 @@ func (s *Server) routes() {
 	s.signInRoutes(ui)
 	s.pageRoutes(ui)
 	s.liveRoutes(ui)
+	s.processRoutes(ui)
 	s.rebuildRoutes(ui)
 	s.workshopRoutes(ui)
 	app.Use(func(c *fiber.Ctx) error {
