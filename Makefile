@@ -122,3 +122,19 @@ vuln:
 
 clean:
 	rm -rf bin
+
+# Stage 3 scaled out on this machine (.ci/cluster): PostgreSQL databases
+# (createdb), a three-node NATS cluster and two web, one commands, one relay
+# and two projector processes, with pid files and logs in bin/cluster;
+# `make cluster-down` stops exactly those. `make scale-chaos` runs the
+# scale-out kill test (internal/e2e/roles_test.go) bigger than `make test`.
+.PHONY: cluster cluster-down scale-chaos
+SCALE_COMMANDS ?= 5000
+SCALE_CLIENTS  ?= 50
+cluster: build
+	.ci/cluster up
+cluster-down:
+	.ci/cluster down
+scale-chaos:
+	STAIRCASE_SCALE_COMMANDS=$(SCALE_COMMANDS) STAIRCASE_SCALE_CLIENTS=$(SCALE_CLIENTS) \
+	  $(GO) test -count=1 -timeout 30m -run '^TestScaleOutSurvivesKills$$' -v ./internal/e2e/ | grep -v '^ *{'
