@@ -27,7 +27,7 @@ func openRegistry(ctx context.Context, cfg Config, nc *nats.Conn) (*registry.Reg
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return registry.Open(ctx, nc, registry.Config{
-		Bucket:   strings.ToUpper(cfg.BusNamespace) + "staircase-processes",
+		Bucket:   registry.Bucket(cfg.BusNamespace),
 		Replicas: cfg.StreamReplicas,
 	})
 }

@@ -29,6 +29,12 @@ const (
 	DefaultTTL       = 5 * time.Second
 )
 
+// Bucket is the registry's bucket for a bus namespace (empty in
+// production).
+func Bucket(namespace string) string {
+	return strings.ToUpper(namespace) + "staircase-processes"
+}
+
 // Config is where the registry lives.
 type Config struct {
 	// Bucket is the key-value bucket's name (letters, digits, '-', '_').
@@ -152,6 +158,9 @@ func (r *Registry) Processes(ctx context.Context) ([]stageview.Process, error) {
 func (r *Registry) Announce(ctx context.Context, every time.Duration, describe func() stageview.Process, log *slog.Logger) {
 	if every <= 0 {
 		every = DefaultHeartbeat
+	}
+	if log == nil {
+		log = slog.Default()
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
