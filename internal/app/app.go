@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/valyala/fasthttp"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go"
 
 	"github.com/staircase/staircase/bff"
@@ -172,7 +172,7 @@ type App struct {
 	// processes is the process registry, worker the server of a process
 	// without the web role (process.go).
 	processes *registry.Registry
-	worker    *fasthttp.Server
+	worker    *fiber.App
 }
 
 // OpenWrite opens and migrates the write database.

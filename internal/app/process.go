@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go"
-	"github.com/valyala/fasthttp"
 
 	"github.com/staircase/staircase/internal/httpapi"
 	"github.com/staircase/staircase/internal/metrics"
@@ -135,33 +134,25 @@ func (a *App) listener() func(net.Listener) error {
 	}
 	app := a.Server.App().Handler()
 	roles := strings.Join(a.cfg.roleNames(), ", ")
-	a.worker = &fasthttp.Server{
-		Name: "staircase",
-		Handler: func(c *fasthttp.RequestCtx) {
-			switch string(c.Path()) {
-			case "/healthz", "/readyz", "/metrics":
-				app(c)
-				return
-			}
-			p := httpapi.Problem{
-				Type: "about:blank", Title: http.StatusText(http.StatusNotFound), Status: http.StatusNotFound,
-				Detail: "This process runs " + roles + ", not web: the pages and the APIs are served by the web processes (see the Architecture page there).",
-			}
-			body, _ := json.Marshal(p)
-			c.SetStatusCode(http.StatusNotFound)
-			c.SetContentType("application/problem+json")
-			c.SetBody(body)
-		},
-	}
-	return a.worker.Serve
+	a.worker = fiber.New(fiber.Config{DisableStartupMessage: true})
+	a.worker.Use(func(c *fiber.Ctx) error {
+		switch c.Path() {
+		case "/healthz", "/readyz", "/metrics":
+			app(c.Context())
+			return nil
+		}
+		return c.Status(http.StatusNotFound).JSON(httpapi.Problem{
+			Type: "about:blank", Title: http.StatusText(http.StatusNotFound), Status: http.StatusNotFound,
+			Detail: "This process runs " + roles + ", not web: the pages and the APIs are served by the web processes (see the Architecture page there).",
+		}, httpapi.ProblemContentType)
+	})
+	return a.worker.Listener
 }
 
 // shutdown stops serving, giving requests in flight up to timeout.
 func (a *App) shutdown(timeout time.Duration) error {
 	if a.worker != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		return a.worker.ShutdownWithContext(ctx)
+		return a.worker.ShutdownWithTimeout(timeout)
 	}
 	return a.Server.App().ShutdownWithTimeout(timeout)
 }

@@ -123,4 +123,16 @@ func TestWebProcessQueuesCommandsWithoutWriteDatabase(t *testing.T) {
 	if res.StatusCode != http.StatusAccepted {
 		t.Errorf("place-order answered %s; want 202 Accepted (queued on the command bus)", res.Status)
 	}
+	// What became of it is recorded in the write database, which this
+	// process does not have: it says so, and to ask again.
+	req = httptest.NewRequest(http.MethodGet, "/api/queries/commands/"+order.NewID().String(), nil)
+	req.Host = "127.0.0.1"
+	res, err = a.Server.App().Test(req, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Errorf("a command's status answered %s (Retry-After %q); want 503 with Retry-After", res.Status, res.Header.Get("Retry-After"))
+	}
 }

@@ -80,6 +80,16 @@ func TestScaleOutSurvivesKills(t *testing.T) {
 		n, err := registered(webs[0])
 		return err == nil && n == 7, fmt.Sprintf("%d (%v)", n, err)
 	})
+	// A process without the web role serves no pages.
+	if res, err := client.Get(cmds.url() + "/orders"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound || res.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(b), "served by the web processes") {
+			t.Errorf("GET /orders on the commands process answered %s %q: %s", res.Status, res.Header.Get("Content-Type"), b)
+		}
+	}
 	js := jetStream(t, cluster.urls())
 	for _, topic := range []string{messaging.EventsTopic, messaging.CommandsTopic} {
 		eventually(t, 20*time.Second, "stream "+topic+" exists", func() (bool, string) {
