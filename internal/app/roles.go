@@ -221,6 +221,14 @@ func (s splitStage) Enter(ctx context.Context, progress func(done, total int64))
 	return s.Stage.Enter(ctx, progress)
 }
 
+// RebuildReadDatabase is refused in a split: a rebuild holds the
+// projector back while it swaps the tables in, and the projectors run in
+// other processes, which it cannot hold.
+func (s splitStage) RebuildReadDatabase(context.Context, func(string, int)) error {
+	return order.Errorf(order.ECONFLICT, "the read database cannot be rebuilt while its projectors run in other processes: "+
+		"stop the projector processes, run `staircase rebuild` with the same --write-db and --read-db, and start them again")
+}
+
 // The ports of stage 3 that the split stage passes on.
 var (
 	_ bff.Enterer        = splitStage{}
