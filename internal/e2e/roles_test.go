@@ -260,7 +260,10 @@ func TestScaleOutSurvivesKills(t *testing.T) {
 	}
 	if converged && convergeSecs > 5 {
 		// Not a timing assertion (the machine may be busy): worth a look.
-		t.Logf("the read side took %.1f s (more than 5 s) to converge", convergeSecs)
+		t.Logf("the read side took %.1f s (more than 5 s) to converge; the write side's and projectors' warnings:", convergeSecs)
+		for _, p := range append(append([]*roleProc{cmds}, relays...), projectors...) {
+			t.Logf("%s:\n%s", p.p.name, p.p.log.summary())
+		}
 	}
 }
 
