@@ -144,3 +144,22 @@ vuln:
 
 clean:
 	rm -rf bin
+
+# Stage 3 scaled out on this machine (.ci/cluster): PostgreSQL databases
+# (createdb), a three-node NATS cluster and two web, one commands, one relay
+# and two projector processes, with pid files and logs in bin/cluster;
+# `make cluster-down` stops exactly those. `make scale-chaos` runs the
+# scale-out kill test (internal/e2e/roles_test.go) bigger than `make test`.
+.PHONY: cluster cluster-down scale-chaos
+SCALE_COMMANDS ?= 3000
+SCALE_CLIENTS  ?= 30
+# The commands go through the async command bus, one at a time at the
+# write side's pace on a replicated stream: a rate it keeps up with.
+SCALE_RATE     ?= 40
+cluster: build
+	.ci/cluster up
+cluster-down:
+	.ci/cluster down
+scale-chaos:
+	STAIRCASE_SCALE_COMMANDS=$(SCALE_COMMANDS) STAIRCASE_SCALE_CLIENTS=$(SCALE_CLIENTS) STAIRCASE_SCALE_RATE=$(SCALE_RATE) \
+	  $(GO) test -count=1 -timeout 30m -run '^TestScaleOutSurvivesKills$$' -v ./internal/e2e/ | grep -v '^ *{'; exit $${PIPESTATUS[0]}

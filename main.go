@@ -187,6 +187,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("STAIRCASE_WORKSHOP: %w", err)
 	}
 	fs.BoolVar(&cfg.Workshop, "workshop", workshop, "turn on stage 3's workshop controls (projector delay and pause, relay pause, write database down), all off until set, on the architecture page and at /api/admin/workshop (admin actions) (env STAIRCASE_WORKSHOP)")
+	roles := fs.String("roles", env("STAIRCASE_ROLES", "all"), "what this process runs: all, or some of web (pages, APIs, live streams), commands (the command bus's handler), relay (change log to event bus, one active) and projector (event bus to read database), comma-separated; split roles run stage 3 on PostgreSQL and an external NATS (env STAIRCASE_ROLES)")
+	replicas, err := strconv.Atoi(env("STAIRCASE_STREAM_REPLICAS", "1"))
+	if err != nil {
+		return fmt.Errorf("STAIRCASE_STREAM_REPLICAS: %w", err)
+	}
+	fs.IntVar(&cfg.StreamReplicas, "stream-replicas", replicas, "copies a NATS cluster keeps of each stream and bucket the app makes: 3 survives the loss of a node (env STAIRCASE_STREAM_REPLICAS)")
 	apiTokens := fs.String("api-tokens", env("STAIRCASE_API_TOKENS", ""), "lock the JSON APIs behind bearer tokens: token:scope+scope,… with scopes orders:read, orders:write, admin; @FILE reads them from a file, one or more a line (env STAIRCASE_API_TOKENS)")
 	commonFlags(fs, &cfg)
 	words, err := parseInterspersed(fs, args)
@@ -198,6 +204,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if cfg.APITokens, err = readAPITokens(*apiTokens); err != nil {
 		return fmt.Errorf("--api-tokens: %w", err)
+	}
+	if cfg.Roles, err = app.ParseRoles(*roles); err != nil {
+		return fmt.Errorf("--roles: %w", err)
+	}
+	if cfg.StreamReplicas < 1 {
+		return fmt.Errorf("--stream-replicas must be 1 or more, not %d", cfg.StreamReplicas)
 	}
 	if cfg.CommandBus != "sync" && cfg.CommandBus != "async" {
 		return fmt.Errorf("--command-bus must be sync or async, not %q", cfg.CommandBus)

@@ -29,6 +29,7 @@ func (s *Server) architecturePage(c *fiber.Ctx) error {
 	s.rebuildPanel(c, &a)
 	s.workshopPanel(c, &a)
 	a.Live = s.livePanel(c.UserContext(), n, active, nil)
+	a.Processes = s.processesPanel(c.UserContext(), n == active)
 	if n == active {
 		_, st := s.stage(c)
 		for _, comp := range s.readiness(c.UserContext(), st).Components {

@@ -78,6 +78,9 @@ type Config struct {
 	// while serving: POST /api/admin/reset and the workshop panel's
 	// "Reset data". Nil: both answer 404.
 	Reset Resetter
+	// Processes lists the app's running processes (the process registry)
+	// for the architecture page; nil shows none.
+	Processes Processes
 
 	// isLocal tells whether a client address is on this machine, for
 	// admin actions without a token; nil means a loopback address. Tests
@@ -226,6 +229,7 @@ func (s *Server) routes() {
 	s.signInRoutes(ui)
 	s.pageRoutes(ui)
 	s.liveRoutes(ui)
+	s.processRoutes(ui)
 	s.rebuildRoutes(ui)
 	s.workshopRoutes(ui)
 	s.eventRoutes(ui)

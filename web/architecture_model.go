@@ -25,6 +25,8 @@ type Architecture struct {
 	Workshop *WorkshopPanel
 	// Live is the panel of live numbers under the diagram; nil hides it.
 	Live *LivePanel
+	// Processes is the panel of the app's running processes; nil hides it.
+	Processes *ProcessesPanel
 	// Health lists the parts of the active stage that are not well, and why
 	// (what the relay waits for, a read side behind, a database down); empty
 	// when all are well or the page previews another stage.

@@ -15,11 +15,13 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go"
 
 	"github.com/staircase/staircase/bff"
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
+	"github.com/staircase/staircase/internal/registry"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/stageview"
 	"github.com/staircase/staircase/migrations"
@@ -73,6 +75,13 @@ type Config struct {
 	// Workshop turns on stage 3's workshop controls (all off to begin
 	// with) and their admin API and panel; off, the API answers 404.
 	Workshop bool
+	// Roles are what this process runs (roles.go); empty runs every role.
+	Roles []Role
+	// StreamReplicas is how many copies of each stream and bucket a NATS
+	// cluster keeps (1 if 0).
+	StreamReplicas int
+	// Version names the build, for the process registry.
+	Version string
 }
 
 func (c *Config) setDefaults() {
@@ -131,6 +140,7 @@ func (c Config) Validate() error {
 	if c.CommandBus != "" && c.CommandBus != stage3.CommandBusSync && c.CommandBus != stage3.CommandBusAsync {
 		errs = append(errs, fmt.Errorf("command bus must be %s or %s, not %q", stage3.CommandBusSync, stage3.CommandBusAsync, c.CommandBus))
 	}
+	errs = append(errs, c.validateRoles())
 	return errors.Join(errs...)
 }
 
@@ -159,6 +169,10 @@ type App struct {
 	Server       *bff.Server
 	// Metrics is this process's registry, served at /metrics.
 	Metrics *metrics.Registry
+	// processes is the process registry, worker the server of a process
+	// without the web role (process.go).
+	processes *registry.Registry
+	worker    *fiber.App
 }
 
 // OpenWrite opens and migrates the write database.
@@ -206,7 +220,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, err
 		}
 	}
-	if a.WriteDB, err = OpenWrite(ctx, cfg); err != nil {
+	if a.WriteDB, err = openWriteFor(ctx, cfg); err != nil {
 		return nil, err
 	}
 	if a.ReadDB, err = OpenRead(ctx, cfg); err != nil {
@@ -237,6 +251,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Retries:    cfg.ProjectorRetries,
 		Metrics:    a.Metrics,
 		Workshop:   cfg.Workshop,
+		Workers:    cfg.workers(), StreamReplicas: cfg.StreamReplicas,
 	}); err != nil {
 		return nil, err
 	}
@@ -251,13 +266,19 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		2: stage2.New(a.WriteDB),
 		3: a.Stage3,
 	}
+	if cfg.split() { // stage 3 only, its roles apart (roles.go)
+		stages = map[int]bff.Stage{3: splitStage{Stage: a.Stage3, cfg: cfg, nc: a.NATS}}
+	}
+	if a.processes, err = openRegistry(ctx, cfg, a.NATS); err != nil {
+		return nil, err
+	}
 	if a.Switch, err = bff.NewSwitch(stages, cfg.Stage); err != nil {
 		return nil, err
 	}
 	var workshop bff.Workshop
 	var reset bff.Resetter
 	if cfg.Workshop {
-		workshop, reset = a.Stage3, a
+		workshop, reset = stages[3].(bff.Workshop), a
 	}
 	a.Server, err = bff.New(bff.Config{
 		Switch: a.Switch,
@@ -279,6 +300,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		// The controls are stage 3's.
 		WorkshopStage: 3,
 		Reset:         reset,
+		Processes:     a.processes,
 	})
 	if err != nil {
 		return nil, err
@@ -330,15 +352,17 @@ func Descriptions() []stageview.Description {
 // in flight get up to 10 s to finish.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- a.Server.App().Listener(ln) }()
-	a.cfg.Logger.Info("staircase serving", "addr", ln.Addr().String(), "stage", a.cfg.Stage)
+	listen := a.listener()
+	go func() { errc <- listen(ln) }()
+	go a.announce(ctx, ln.Addr().String())
+	a.cfg.Logger.Info("staircase serving", "addr", ln.Addr().String(), "stage", a.cfg.Stage, "roles", a.cfg.roleNames())
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
 	a.cfg.Logger.Info("shutting down")
-	if err := a.Server.Shutdown(10 * time.Second); err != nil {
+	if err := a.shutdown(10 * time.Second); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

@@ -55,8 +55,11 @@ type sentCommand struct {
 
 // chaosLoad is what every client sent and got.
 type chaosLoad struct {
-	db    *bun.DB // the database of record, read for queued commands' outcomes
-	app   *chaosApp
+	db  *bun.DB // the database of record, read for queued commands' outcomes
+	app *chaosApp
+	// webs, when set, take the commands instead of app, in turn.
+	webs  []interface{ url() string }
+	turn  atomic.Int64
 	quota int64 // commands to send in all
 	// interval paces the clients together: one command per interval at
 	// most, so that the load spans the faults.
@@ -104,6 +107,14 @@ func (l *chaosLoad) take(ctx context.Context) bool {
 		return false
 	}
 	return true
+}
+
+// url is where the next command goes: app, or the next of webs.
+func (l *chaosLoad) url() string {
+	if len(l.webs) > 0 {
+		return l.webs[int(l.turn.Add(1))%len(l.webs)].url()
+	}
+	return l.app.url()
 }
 
 // progress is the share of the quota sent.
@@ -274,7 +285,7 @@ func (c *chaosClient) do(ctx context.Context, stage0 bool, id, name string, body
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.load.app.url()+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.load.url()+path, rd)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -54,6 +54,12 @@ type Config struct {
 	// Workshop turns on the workshop controls (workshop.go), all off to
 	// begin with.
 	Workshop bool
+	// Workers are the workers Start runs in this process (roles.go): nil
+	// runs them all, an empty list none.
+	Workers []Worker
+	// StreamReplicas is how many copies of each stream a NATS cluster
+	// keeps (1 if 0).
+	StreamReplicas int
 }
 
 // The values of Config.CommandBus.
@@ -125,13 +131,15 @@ func New(cfg Config) (*Stage, error) {
 		history: newLagHistory()}
 	logger := watermill.NewSlogLogger(cfg.Logger.With("component", "watermill"))
 	var err error
-	if s.pub, err = messaging.NewPublisher(cfg.NATS, messaging.PublisherConfig{Logger: logger}); err != nil {
+	streams := messaging.StreamsWithReplicas(cfg.StreamReplicas)
+	if s.pub, err = messaging.NewPublisher(cfg.NATS, messaging.PublisherConfig{Logger: logger, StreamFor: streams}); err != nil {
 		return nil, err
 	}
 	subCfg := messaging.SubscriberConfig{
 		ConsumerGroup: cfg.Namespace + messaging.ProjectorGroup,
 		Consumer:      messaging.ConsumerConfig{AckWait: busAckWait, Description: "stage 3 projector"},
 		Logger:        logger,
+		StreamFor:     streams,
 	}
 	if cfg.Workshop {
 		s.workshop = workshop.New(busAckWait, cfg.CommandBus == CommandBusAsync)
@@ -158,7 +166,7 @@ func New(cfg Config) (*Stage, error) {
 		Write: cfg.Write, NATS: cfg.NATS, Topic: s.topics.commands, Group: cfg.Namespace + messaging.CommandHandlerGroup,
 		AckWait: busAckWait, Logger: cfg.Logger, Metrics: cfg.Metrics,
 		ErrorLog: errorlog.Commands{Read: cfg.Read}, Retries: cfg.CommandRetries,
-		Rejected: s.tell,
+		Rejected: s.tell, StreamFor: streams,
 	}, handlers, s.pub, logger); err != nil {
 		return nil, err
 	}
@@ -199,35 +207,36 @@ func (s *Stage) Start(ctx context.Context) error {
 	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	errc := make(chan error, 2)
-	s.wg.Add(3)
-	go func() {
-		defer s.wg.Done()
-		if err := s.bus.Router().Run(run); err != nil {
-			s.cfg.Logger.Error("command handler stopped", "err", err)
-			errc <- fmt.Errorf("command handler: %w", err)
-		}
-	}()
-	go func() {
-		defer s.wg.Done()
-		if err := s.relay.Run(run); err != nil {
-			s.cfg.Logger.Error("relay stopped", "err", err)
-		}
-	}()
-	go func() {
-		defer s.wg.Done()
-		if err := s.router.Run(run); err != nil {
-			s.cfg.Logger.Error("projector stopped", "err", err)
-			errc <- fmt.Errorf("projector: %w", err)
-		}
-	}()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.history.run(run, lagInterval, s.sampleLag)
-	}()
+	var started []*message.Router
+	if s.runs(WorkerCommands) {
+		started = append(started, s.bus.Router())
+		s.wg.Go(func() {
+			if err := s.bus.Router().Run(run); err != nil {
+				s.cfg.Logger.Error("command handler stopped", "err", err)
+				errc <- fmt.Errorf("command handler: %w", err)
+			}
+		})
+	}
+	if s.runs(WorkerRelay) {
+		s.wg.Go(func() {
+			if err := s.relay.Run(run); err != nil {
+				s.cfg.Logger.Error("relay stopped", "err", err)
+			}
+		})
+	}
+	if s.runs(WorkerProjector) {
+		started = append(started, s.router)
+		s.wg.Go(func() {
+			if err := s.router.Run(run); err != nil {
+				s.cfg.Logger.Error("projector stopped", "err", err)
+				errc <- fmt.Errorf("projector: %w", err)
+			}
+		})
+	}
+	s.wg.Go(func() { s.history.run(run, lagInterval, s.sampleLag) })
 	timeout := time.NewTimer(startTimeout)
 	defer timeout.Stop()
-	for _, r := range []*message.Router{s.router, s.bus.Router()} {
+	for _, r := range started {
 		select {
 		case <-r.Running():
 		case err := <-errc:
@@ -255,7 +264,15 @@ func (s *Stage) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	err := errors.Join(s.router.Close(), s.bus.Close())
+	// A router that never ran would wait for its handlers until its
+	// close timeout: only the ones this process runs are closed.
+	var err error
+	if s.runs(WorkerProjector) {
+		err = s.router.Close()
+	}
+	if s.runs(WorkerCommands) {
+		err = errors.Join(err, s.bus.Close())
+	}
 	s.wg.Wait()
 	return errors.Join(err, s.pub.Close(), s.sub.Close())
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/staircase/staircase/internal/messaging"
+	"github.com/staircase/staircase/internal/registry"
 )
 
 // EnvNATS names the variable that holds an external NATS server's URL.
@@ -51,6 +52,7 @@ func Shared(tb testing.TB) (url, namespace string) {
 		for _, topic := range []string{messaging.EventsTopic, messaging.CommandsTopic} {
 			_ = js.DeleteStream(ctx, messaging.StreamName(namespace+topic))
 		}
+		_ = js.DeleteKeyValue(ctx, registry.Bucket(namespace))
 	})
 	return url, namespace
 }

@@ -106,6 +106,9 @@ type Config struct {
 	// rejected, once the rejection is recorded (the live pages end their
 	// wait on it).
 	Rejected func(order.ID)
+	// StreamFor is the commands topic's stream (messaging's default if
+	// nil), e.g. with replicas in a NATS cluster.
+	StreamFor func(topic string) messaging.StreamConfig
 }
 
 // ErrorLog is where the bus sets aside a command it gives up on (stage 3's
@@ -209,6 +212,7 @@ func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.
 		Consumer:  messaging.ConsumerConfig{MaxAckPending: 1, AckWait: cfg.AckWait, Description: "stage 3 command handler"},
 		NakDelay:  commandNakDelay,
 		PullBatch: 1,
+		StreamFor: cfg.StreamFor,
 		Logger:    logger,
 	})
 	if err != nil {

@@ -49,7 +49,12 @@ func (p Syncer) FillGap(ctx context.Context, e order.Event) (bool, error) {
 	// shows nothing, keeps its events no-ops instead of parking them. (An
 	// order the read side shows is left alone: hiding it is a sync's
 	// decision.)
-	if stored == 0 && len(history) > 0 {
+	//
+	// Unless the change log has every version before e: then they are on
+	// their way as events (the relay sends in commit order, so they left
+	// before e), held by another projector or by one that died with them
+	// unacknowledged, and the gap is a true one.
+	if stored == 0 && len(history) > 0 && !logged(history, 1, e.OrderVersion) {
 		inRecord, err := p.Write.NewSelect().TableExpr("orders").Where("id = ?", e.OrderID).Exists(ctx)
 		if err != nil {
 			return false, err
@@ -71,6 +76,20 @@ func (p Syncer) FillGap(ctx context.Context, e order.Event) (bool, error) {
 		}
 	}
 	return false, nil // a true gap: the missing events are on their way
+}
+
+// logged tells whether history holds every version from first to before.
+func logged(history []order.Event, first, before int) bool {
+	have := map[int]bool{}
+	for _, h := range history {
+		have[h.OrderVersion] = true
+	}
+	for v := first; v < before; v++ {
+		if !have[v] {
+			return false
+		}
+	}
+	return true
 }
 
 // recordedVersion is the version of an order in the database of record, or

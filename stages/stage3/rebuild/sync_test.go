@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
+	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/command"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
@@ -88,6 +90,51 @@ func TestSyncFromRecordFillsAGapTheChangeLogLacks(t *testing.T) {
 		v, _, err := projection.NewReadModel(read).Version(ctx, id)
 		if err != nil || v != 2 {
 			t.Fatalf("read side at v%d (%v), want v2", v, err)
+		}
+	})
+}
+
+// TestSyncFromRecordWaitsForTheEventsOfADeletedOrder: an order placed and
+// deleted in stage 3 has both events in the change log; its deletion
+// reaching a projector before its placement (held by another projector, or
+// by one that died with it) is a true gap, not an order to tombstone: the
+// placement comes as an event, and then the deletion applies after it.
+func TestSyncFromRecordWaitsForTheEventsOfADeletedOrder(t *testing.T) {
+	backends(t, func(t *testing.T, b sqltest.Backend) {
+		ctx := context.Background()
+		write, read := sqltest.Open(t, b, migrations.Write), sqltest.Open(t, b, migrations.Read)
+		p := Syncer{Write: write, Read: read}
+		var logged []order.Event
+		h := command.New(command.NewRepository(write, command.WithChangeLog(func(ctx context.Context, tx bun.Tx, events []order.Event) error {
+			logged = append(logged, events...)
+			return changelog.Append(ctx, tx, events)
+		})))
+		id := order.NewID()
+		lines := []order.Line{{SKU: "A", Name: "A", Quantity: 1, UnitPriceCents: 100}}
+		if _, err := h.PlaceOrder(ctx, order.PlaceOrder{ID: id, Customer: "Ada", Address: "Here", Lines: lines}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.DeleteOrder(ctx, order.DeleteOrder{ID: id, ExpectedVersion: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if len(logged) != 2 {
+			t.Fatalf("the change log got %d events, want placed and deleted", len(logged))
+		}
+		synced, err := p.FillGap(ctx, logged[1])
+		if err != nil || synced {
+			t.Fatalf("synced %v, %v; want a true gap: the placement is on its way", synced, err)
+		}
+		for _, e := range logged {
+			if _, err := projection.Apply(ctx, read, projection.Live, e); err != nil {
+				t.Fatalf("apply %s: %v", e.Type, err)
+			}
+		}
+		var synced2 int
+		if err := read.NewSelect().TableExpr("order_history").ColumnExpr("COUNT(*)").Where("type = 'Synced'").Scan(ctx, &synced2); err != nil {
+			t.Fatal(err)
+		}
+		if synced2 != 0 {
+			t.Errorf("%d history rows synced from the record; want the two events only", synced2)
 		}
 	})
 }
