@@ -198,7 +198,7 @@ func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.
 	var err error
 	var sendVia message.Publisher = pub
 	if bp, ok := pub.(batchPublisher); ok {
-		b.group = newGroupPublisher(bp)
+		b.group = newGroupPublisher(bp, defaultBatchFrom)
 		sendVia = b.group
 	}
 	b.bus, err = cqrs.NewCommandBusWithConfig(sendVia, cqrs.CommandBusConfig{

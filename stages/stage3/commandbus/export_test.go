@@ -16,10 +16,11 @@ const (
 	TypeChangeLines = typeChangeLines
 )
 
-// NewGroupPublisher groups the publishes to pub, as the bus does.
-func NewGroupPublisher(pub batchPublisher) interface {
+// NewGroupPublisher groups the publishes to pub, as the bus does, sending
+// groups of batchFrom messages or more as atomic batches.
+func NewGroupPublisher(pub batchPublisher, batchFrom int) interface {
 	Publish(topic string, msgs ...*message.Message) error
 	Close() error
 } {
-	return newGroupPublisher(pub)
+	return newGroupPublisher(pub, batchFrom)
 }

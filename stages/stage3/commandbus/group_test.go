@@ -39,7 +39,7 @@ func TestGroupPublisherStoresEveryPublishOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = js.DeleteStream(context.Background(), cfg.Name) })
-			g := commandbus.NewGroupPublisher(pub)
+			g := commandbus.NewGroupPublisher(pub, 2) // every group of two or more as a batch, where taken
 			const writers, each = 16, 40
 			var wg sync.WaitGroup
 			for w := range writers {
