@@ -57,27 +57,58 @@ func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progr
 		}
 	}
 	report()
-	var after *order.ID
-	for {
-		ids, stored, rows, err := readBehind(ctx, write, read, t, after)
-		if err != nil {
+	// The next range is read while the last one is written: the ranges
+	// are apart, so what one writes changes nothing the other reads.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ranges := make(chan behindRange, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(ranges)
+		var after *order.ID
+		for {
+			var r behindRange
+			var err error
+			r.ids, r.stored, r.rows, err = readBehind(ctx, write, read, t, after)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case ranges <- r:
+			case <-ctx.Done():
+				readErr <- ctx.Err()
+				return
+			}
+			if len(r.ids) < reconcileBatch {
+				readErr <- nil
+				return
+			}
+			after = &r.ids[len(r.ids)-1].ID
+		}
+	}()
+	for r := range ranges {
+		if err := reconcileBatchRange(ctx, write, read, t, r.ids, r.stored, r.rows); err != nil {
+			cancel()
+			for range ranges { // let the reader end
+			}
+			<-readErr
 			return err
 		}
-		last := len(ids) < reconcileBatch
-		var upTo *order.ID
-		if !last {
-			upTo = &ids[len(ids)-1].ID
-		}
-		if err := reconcileBatchRange(ctx, write, read, t, ids, stored, rows); err != nil {
-			return err
-		}
-		done += int64(len(ids))
+		done += int64(len(r.ids))
 		report()
-		if last {
-			return reconcileUnseen(ctx, write, read, t)
-		}
-		after = upTo
 	}
+	if err := <-readErr; err != nil {
+		return err
+	}
+	return reconcileUnseen(ctx, write, read, t)
+}
+
+// behindRange is a range of orders as readBehind found it.
+type behindRange struct {
+	ids    []writeVersion
+	stored []storedVersion
+	rows   []*command.Order
 }
 
 // writeVersion is an order's version in the database of record.
