@@ -213,7 +213,7 @@ func rowsFor(rs Results, db string) []Row {
 	secs := rs[rb]["rebuild-s"]
 	events := evRate * secs
 	add(Row{Figure: "rebuild ÷ raw insert, same rows", Unit: "×", Target: "≥ 0.5", Goal: 0.5, Higher: true,
-		Beside: fmt.Sprintf("%s events/s; raw %s rows/s", count(evRate), count(rs[rb]["raw-rows/s"]))}, ratio, ok)
+		Beside: fmt.Sprintf("%s events/s; raw %s rows/s; in CPU time %s×", count(evRate), count(rs[rb]["raw-rows/s"]), num(rs[rb]["cpu-rebuild/raw"]))}, ratio, ok)
 	if db == "sqlite" {
 		_, ok := rs.get(rb, "rebuild-s")
 		add(Row{Figure: "rebuild time per 1M events", Unit: "s", Target: "< 30", Goal: 30,
