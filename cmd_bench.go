@@ -13,12 +13,17 @@ import (
 
 const benchUsage = `usage:
   staircase bench [flags]          put load on a running Staircase and report what it measured
+  staircase bench report [flags]   turn make bench's output into one table of figures and targets,
+                                   saved as JSON and drawn as an SVG chart
 
 `
 
 // benchCmd runs the load generator against a running server, in whatever
 // stage it is, and prints what it measured.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "report" {
+		return benchReportCmd(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {

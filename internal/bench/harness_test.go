@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/staircase/staircase/internal/app"
@@ -20,6 +21,10 @@ type server struct {
 	app    *app.App
 	base   string
 	client *Client
+	// stop shuts the server down before tb ends (it is also done then):
+	// so that one server's background work does not weigh on the next
+	// one's measurement.
+	stop func()
 }
 
 // startServer runs the app on a free loopback port until tb ends: SQLite
@@ -28,9 +33,23 @@ type server struct {
 // its own).
 func startServer(tb testing.TB, stage int, b sqltest.Backend) *server {
 	tb.Helper()
+	return startServerWith(tb, stage, b, nil)
+}
+
+// startServerWith is startServer with the config changed by set (if not
+// nil) before the app starts: say, stage 3's async command bus.
+func startServerWith(tb testing.TB, stage int, b sqltest.Backend, set func(*app.Config)) *server {
+	tb.Helper()
 	cfg := app.Config{Stage: stage, DataDir: tb.TempDir(), WriteDB: b.URL(tb), ReadDB: b.URL(tb)}
-	cfg.NATSURL, cfg.BusNamespace = natstest.Shared(tb)
+	if b.Name != "sqlite" {
+		// The embedded default runs with its own NATS; the scaled-out
+		// engines with the external one when it is given.
+		cfg.NATSURL, cfg.BusNamespace = natstest.Shared(tb)
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if set != nil {
+		set(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg)
 	if err != nil {
@@ -50,18 +69,19 @@ func startServer(tb testing.TB, stage int, b sqltest.Backend) *server {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
-	tb.Cleanup(func() {
+	base := "http://" + ln.Addr().String()
+	s := &server{app: a, base: base, client: NewClient(base, stage, newHTTPClient(16))}
+	s.stop = sync.OnceFunc(func() {
+		// Idle keep-alive connections left open would hold up the
+		// server's graceful shutdown.
+		s.client.http.CloseIdleConnections()
 		cancel()
 		if err := <-done; err != nil {
 			tb.Errorf("serve: %v", err)
 		}
 		a.Close()
 	})
-	base := "http://" + ln.Addr().String()
-	s := &server{app: a, base: base, client: NewClient(base, stage, newHTTPClient(16))}
-	// Runs before the shutdown above: idle keep-alive connections would hold
-	// up the server's graceful shutdown.
-	tb.Cleanup(s.client.http.CloseIdleConnections)
+	tb.Cleanup(s.stop)
 	return s
 }
 

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -15,12 +14,16 @@ import (
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
-// BenchmarkProjectionLag places orders in stage 3 at a steady rate and
-// measures, for each, the time from the command's ack to the moment the
-// read database holds the acked version: p50-ms, p99-ms and max-ms, with
-// the rate achieved (orders/s). Every iteration places
-// STAIRCASE_BENCH_LAG_ORDERS orders (default 500) per rate; run it with
-// -benchtime 1x.
+// BenchmarkProjectionLag measures how far stage 3's read side trails its
+// write side (sync command bus). It first measures the write side's
+// maximum rate (max-writes/s: benchClients clients placing orders as fast
+// as they are answered, for STAIRCASE_BENCH_SECONDS), then places orders
+// at a steady half of it and at all of it (open loop) and measures, for
+// each, the time from the command's ack to the moment the read database
+// holds the acked version: half-p50-ms, half-p99-ms, full-p50-ms,
+// full-p99-ms. Last comes a burst at the maximum rate (closed loop, as
+// long again), and drain-ms, the time from the burst's last ack until the
+// read side has every order of it. Run it with -benchtime 1x.
 //
 // The read side is watched by one goroutine that reads the versions of the
 // orders still awaited straight from the read database — not through the
@@ -29,29 +32,66 @@ import (
 // slow: lags are resolved to a millisecond or so while the watching takes
 // at most a fifth of a core from the system it measures.
 func BenchmarkProjectionLag(b *testing.B) {
-	count := envInt(b, "STAIRCASE_BENCH_LAG_ORDERS", 500)
-	for _, rate := range []int{50, 200} {
-		for _, be := range sqltest.Backends() {
-			b.Run("rate"+strconv.Itoa(rate)+"/"+be.Name, func(b *testing.B) {
+	d := runSeconds(b)
+	for _, be := range sqltest.Backends() {
+		b.Run("db="+be.Name, func(b *testing.B) {
+			var maxRate float64
+			var half, full Sample
+			var drain time.Duration
+			for b.Loop() {
 				s := startServer(b, 3, be)
 				// Warm up: connections, statements, consumers.
 				measureLag(b, s, 50, 20)
-				var lags Sample
-				var placed int
-				var placing time.Duration
-				for b.Loop() {
-					l, d := measureLag(b, s, rate, count)
-					lags = append(lags, l...)
-					placing += d
-					placed += count
-				}
-				b.ReportMetric(Millis(lags.Percentile(50)), "p50-ms")
-				b.ReportMetric(Millis(lags.Percentile(99)), "p99-ms")
-				b.ReportMetric(Millis(lags.Percentile(100)), "max-ms")
-				b.ReportMetric(float64(placed)/placing.Seconds(), "orders/s")
-			})
-		}
+				w := burst(b, s, d)
+				maxRate = w.rate()
+				half, _ = measureLag(b, s, max(int(maxRate/2), 1), max(int(maxRate/2*d.Seconds()), 10))
+				full, _ = measureLag(b, s, max(int(maxRate), 1), max(int(maxRate*d.Seconds()), 10))
+				drain = burst(b, s, d).drain
+				s.stop()
+			}
+			b.ReportMetric(maxRate, "max-writes/s")
+			b.ReportMetric(Millis(half.Percentile(50)), "half-p50-ms")
+			b.ReportMetric(Millis(half.Percentile(99)), "half-p99-ms")
+			b.ReportMetric(Millis(full.Percentile(50)), "full-p50-ms")
+			b.ReportMetric(Millis(full.Percentile(99)), "full-p99-ms")
+			b.ReportMetric(Millis(drain), "drain-ms")
+		})
 	}
+}
+
+// burstResult is a burst of writes and how the read side followed it.
+type burstResult struct {
+	loopResult
+	// drain is the time from the burst's last ack until the read side had
+	// every order it placed.
+	drain time.Duration
+}
+
+// burst places orders from benchClients clients as fast as they are
+// answered for d, and waits until the read side has them all.
+func burst(b *testing.B, s *server, d time.Duration) burstResult {
+	b.Helper()
+	acks := make(chan awaited, 1024)
+	var lastSeen time.Time
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		_, lastSeen = watchReadSide(b, s.app.ReadDB, acks)
+	}()
+	r := closedLoop(b, benchClients, d, func(ctx context.Context) error {
+		res := s.client.Place(ctx)
+		if !res.OK() {
+			return res.Err
+		}
+		acks <- awaited{id: res.ID, version: res.Version, acked: time.Now()}
+		return nil
+	})
+	close(acks)
+	<-watched
+	if b.Failed() {
+		b.FailNow()
+	}
+	return burstResult{loopResult: r, drain: max(lastSeen.Sub(r.lastDone), 0)}
 }
 
 // awaited is a command whose version the read side has yet to show.
@@ -77,7 +117,7 @@ func measureLag(b *testing.B, s *server, rate, count int) (Sample, time.Duration
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		lags = watchReadSide(b, s.app.ReadDB, acks)
+		lags, _ = watchReadSide(b, s.app.ReadDB, acks)
 	}()
 	interval := time.Second / time.Duration(rate)
 	slots := make(chan struct{}, maxInFlight)
@@ -118,11 +158,12 @@ const lagPoll = time.Millisecond
 
 // watchReadSide reads the versions of the awaited orders from the read
 // database until every one shows the version acked and acks is closed,
-// and returns the lags.
-func watchReadSide(b *testing.B, read *bun.DB, acks <-chan awaited) Sample {
+// and returns the lags and when the last awaited version was seen.
+func watchReadSide(b *testing.B, read *bun.DB, acks <-chan awaited) (Sample, time.Time) {
 	ctx := context.Background()
 	waiting := map[order.ID]awaited{}
 	var lags Sample
+	var lastSeen time.Time
 	open := true
 	var lastAck time.Time
 	add := func(a awaited) {
@@ -163,20 +204,21 @@ func watchReadSide(b *testing.B, read *bun.DB, acks <-chan awaited) Sample {
 			Where("id IN (?)", bun.In(ids)).Scan(ctx, &rows)
 		if err != nil {
 			b.Errorf("read versions: %v", err)
-			return lags
+			return lags, lastSeen
 		}
 		now := time.Now()
 		for _, r := range rows {
 			if a, ok := waiting[r.ID]; ok && r.Version >= a.version {
 				lags = append(lags, now.Sub(a.acked))
+				lastSeen = now
 				delete(waiting, r.ID)
 			}
 		}
 		if !open && len(waiting) > 0 && now.Sub(lastAck) > 2*time.Minute {
 			b.Errorf("%d orders not on the read side 2 minutes after the last ack", len(waiting))
-			return lags
+			return lags, lastSeen
 		}
 		time.Sleep(max(lagPoll, 4*now.Sub(t0)))
 	}
-	return lags
+	return lags, lastSeen
 }

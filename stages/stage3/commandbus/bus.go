@@ -149,6 +149,9 @@ type Bus struct {
 	// pub and topic are where Requeue sends a command again.
 	pub   message.Publisher
 	topic string
+	// group stores the commands of concurrent requests together (nil
+	// for a publisher that takes no batches).
+	group *groupPublisher
 	// rejected is Config.Rejected.
 	rejected func(order.ID)
 }
@@ -196,7 +199,12 @@ func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.
 	b.counted = cfg.Metrics.CounterVec(metrics.BusCommands,
 		"Commands this process queued on the command bus (accepted), and applied or rejected taking them off it.", "outcome")
 	var err error
-	b.bus, err = cqrs.NewCommandBusWithConfig(pub, cqrs.CommandBusConfig{
+	var sendVia message.Publisher = pub
+	if bp, ok := pub.(batchPublisher); ok {
+		b.group = newGroupPublisher(bp, defaultBatchFrom)
+		sendVia = b.group
+	}
+	b.bus, err = cqrs.NewCommandBusWithConfig(sendVia, cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(cqrs.CommandBusGeneratePublishTopicParams) (string, error) { return topic, nil },
 		Marshaler:            commandMarshaler,
 		Logger:               logger,
@@ -411,7 +419,11 @@ func (b *Bus) Router() *message.Router { return b.router }
 
 // Close stops taking commands off the bus.
 func (b *Bus) Close() error {
-	return errors.Join(b.router.Close(), b.sub.Close())
+	err := errors.Join(b.router.Close(), b.sub.Close())
+	if b.group != nil {
+		err = errors.Join(err, b.group.Close())
+	}
+	return err
 }
 
 // The statuses of a processed command.

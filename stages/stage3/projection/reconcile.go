@@ -1,9 +1,11 @@
 package projection
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -55,72 +57,201 @@ func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progr
 		}
 	}
 	report()
-	var after *order.ID
-	for {
-		rows, err := readOrders(ctx, write, after)
-		if err != nil {
+	// The next range is read while the last one is written: the ranges
+	// are apart, so what one writes changes nothing the other reads.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ranges := make(chan behindRange, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(ranges)
+		var after *order.ID
+		for {
+			var r behindRange
+			var err error
+			r.ids, r.stored, r.rows, err = readBehind(ctx, write, read, t, after)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case ranges <- r:
+			case <-ctx.Done():
+				readErr <- ctx.Err()
+				return
+			}
+			if len(r.ids) < reconcileBatch {
+				readErr <- nil
+				return
+			}
+			after = &r.ids[len(r.ids)-1].ID
+		}
+	}()
+	for r := range ranges {
+		if err := reconcileBatchRange(ctx, write, read, t, r.ids, r.stored, r.rows); err != nil {
+			cancel()
+			for range ranges { // let the reader end
+			}
+			<-readErr
 			return err
 		}
-		last := len(rows) < reconcileBatch
-		var upTo *order.ID
-		if !last {
-			upTo = &rows[len(rows)-1].ID
-		}
-		if err := reconcileBatchRange(ctx, write, read, t, rows, after, upTo); err != nil {
-			return err
-		}
-		done += int64(len(rows))
+		done += int64(len(r.ids))
 		report()
-		if last {
-			return reconcileUnseen(ctx, write, read, t)
-		}
-		after = upTo
 	}
+	if err := <-readErr; err != nil {
+		return err
+	}
+	return reconcileUnseen(ctx, write, read, t)
 }
 
-// readOrders reads the database of record's next batch of orders after
-// after (from the start if nil), in ID order, with their lines, in one
-// snapshot.
-func readOrders(ctx context.Context, write bun.IDB, after *order.ID) ([]*command.Order, error) {
+// behindRange is a range of orders as readBehind found it.
+type behindRange struct {
+	ids    []writeVersion
+	stored []storedVersion
+	rows   []*command.Order
+}
+
+// writeVersion is an order's version in the database of record.
+type writeVersion struct {
+	ID      order.ID `bun:"id"`
+	Version int      `bun:"version"`
+}
+
+// readBehind reads the IDs and versions of the database of record's next
+// batch of orders after after (from the start if nil), in ID order, and in
+// full — with their lines — only the orders the tables t have at a lower
+// version or not at all: a read side that is up to date costs a scan of
+// versions on each side, not a read of every order and line. It reads both
+// from the database of record in one snapshot.
+func readBehind(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, after *order.ID) ([]writeVersion, []storedVersion, []*command.Order, error) {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if sqlstore.DialectName(write) == sqlstore.Postgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
+	var ids []writeVersion
+	var stored []storedVersion
 	var rows []*command.Order
 	err := write.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewSelect().Model(&rows).OrderExpr("o.id").Limit(int64(reconcileBatch))
+		q := tx.NewSelect().Model((*command.Order)(nil)).Column("o.id", "o.version").OrderExpr("o.id").Limit(int64(reconcileBatch))
 		if after != nil {
 			q = q.Where("o.id > ?", *after)
 		}
-		if err := q.Scan(ctx); err != nil {
-			return fmt.Errorf("read orders: %w", err)
+		if err := q.Scan(ctx, &ids); err != nil {
+			return fmt.Errorf("read order versions: %w", err)
 		}
-		if len(rows) == 0 {
+		if len(ids) == 0 {
 			return nil
 		}
-		// The lines of the same range of IDs rather than of a list of 500:
-		// PostgreSQL plans a range on the lines' key as an index scan even
-		// before the tables were analyzed, and a long IN list as a full scan.
-		var lines []*command.Line
-		lq := tx.NewSelect().Model(&lines).Where("l.order_id <= ?", rows[len(rows)-1].ID).OrderExpr("l.order_id, l.position")
+		// The read side's orders of the same range: up to the last ID
+		// read, or with no upper bound after a short (last) batch.
+		upTo := ids[len(ids)-1].ID
+		sq := read.NewSelect().TableExpr("? AS v", bun.Ident(t.Orders)).ColumnExpr("v.id, v.version, v.deleted")
+		if len(ids) == reconcileBatch {
+			sq = sq.Where("v.id <= ?", upTo)
+		}
 		if after != nil {
-			lq = lq.Where("l.order_id > ?", *after)
+			sq = sq.Where("v.id > ?", *after)
 		}
-		if err := lq.Scan(ctx); err != nil {
-			return fmt.Errorf("read lines: %w", err)
+		if err := sq.Scan(ctx, &stored); err != nil {
+			return fmt.Errorf("read versions: %w", err)
 		}
-		byID := make(map[order.ID]*command.Order, len(rows))
-		for _, r := range rows {
-			byID[r.ID] = r
+		have := make(map[order.ID]int, len(stored))
+		for _, s := range stored {
+			have[s.ID] = s.Version
 		}
-		for _, l := range lines {
-			if r := byID[l.OrderID]; r != nil {
-				r.Lines = append(r.Lines, l)
+		var behind []order.ID
+		for _, w := range ids {
+			if v, ok := have[w.ID]; !ok || v < w.Version {
+				behind = append(behind, w.ID)
 			}
 		}
-		return nil
+		switch {
+		case len(behind) == 0:
+			return nil
+		case 2*len(behind) >= len(ids):
+			// Most of the range: read it whole, as a range.
+			var err error
+			rows, err = readOrders(ctx, tx, after, &upTo)
+			return err
+		}
+		var err error
+		rows, err = readOrdersByID(ctx, tx, behind)
+		return err
 	})
-	return rows, err
+	if err == nil && len(ids) == 0 {
+		// Nothing left in the database of record: the read side's orders
+		// past after are all candidates for deletion.
+		sq := read.NewSelect().TableExpr("? AS v", bun.Ident(t.Orders)).ColumnExpr("v.id, v.version, v.deleted")
+		if after != nil {
+			sq = sq.Where("v.id > ?", *after)
+		}
+		if err := sq.Scan(ctx, &stored); err != nil {
+			return nil, nil, nil, fmt.Errorf("read versions: %w", err)
+		}
+	}
+	return ids, stored, rows, err
+}
+
+// readOrders reads the database of record's orders in (after, upTo], with
+// their lines.
+func readOrders(ctx context.Context, tx bun.Tx, after, upTo *order.ID) ([]*command.Order, error) {
+	var rows []*command.Order
+	q := tx.NewSelect().Model(&rows).OrderExpr("o.id").Where("o.id <= ?", *upTo)
+	if after != nil {
+		q = q.Where("o.id > ?", *after)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read orders: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	// The lines of the same range of IDs rather than of a list of 500:
+	// PostgreSQL plans a range on the lines' key as an index scan even
+	// before the tables were analyzed, and a long IN list as a full scan.
+	var lines []*command.Line
+	lq := tx.NewSelect().Model(&lines).Where("l.order_id <= ?", rows[len(rows)-1].ID).OrderExpr("l.order_id, l.position")
+	if after != nil {
+		lq = lq.Where("l.order_id > ?", *after)
+	}
+	if err := lq.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read lines: %w", err)
+	}
+	return withLines(rows, lines), nil
+}
+
+// readOrdersByID reads the database of record's orders ids, with their
+// lines, a few at a time: each statement's IN list stays short enough for
+// PostgreSQL to plan it on the lines' key.
+func readOrdersByID(ctx context.Context, tx bun.Tx, ids []order.ID) ([]*command.Order, error) {
+	var out []*command.Order
+	for part := range slices.Chunk(ids, 50) {
+		var rows []*command.Order
+		if err := tx.NewSelect().Model(&rows).Where("o.id IN (?)", bun.In(part)).OrderExpr("o.id").Scan(ctx); err != nil {
+			return nil, fmt.Errorf("read orders: %w", err)
+		}
+		var lines []*command.Line
+		if err := tx.NewSelect().Model(&lines).Where("l.order_id IN (?)", bun.In(part)).OrderExpr("l.order_id, l.position").
+			Scan(ctx); err != nil {
+			return nil, fmt.Errorf("read lines: %w", err)
+		}
+		out = append(out, withLines(rows, lines)...)
+	}
+	return out, nil
+}
+
+// withLines puts lines, in order, on their orders.
+func withLines(rows []*command.Order, lines []*command.Line) []*command.Order {
+	byID := make(map[order.ID]*command.Order, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	for _, l := range lines {
+		if r := byID[l.OrderID]; r != nil {
+			r.Lines = append(r.Lines, l)
+		}
+	}
+	return rows
 }
 
 // ReconcileOrder brings one order of the tables t up to date with the
@@ -141,7 +272,7 @@ func ReconcileOrder(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, 
 	if err != nil {
 		return fmt.Errorf("read version of order %s: %w", id, err)
 	}
-	return reconcileRows(ctx, write, read, t, rows, stored, false)
+	return reconcileRows(ctx, write, read, t, rows, map[order.ID]bool{id: len(rows) > 0}, stored, false)
 }
 
 // ReconcileGone marks order id deleted at version in the tables t, unless
@@ -169,18 +300,39 @@ func ReconcileGone(ctx context.Context, read *bun.DB, t Tables, id order.ID, ver
 // they would show a deleted order again. An order whose last event is its
 // deletion is left to that event.
 func reconcileUnseen(ctx context.Context, write bun.IDB, read *bun.DB, t Tables) error {
-	var gone []struct {
+	// The orders the change log has and the database of record lacks, as
+	// a difference of two index scans rather than a lookup per event; then
+	// their events, of which each order's newest counts.
+	var logged []struct {
 		ID      order.ID  `bun:"order_id"`
 		Version int       `bun:"version"`
+		Type    string    `bun:"type"`
 		At      time.Time `bun:"occurred_at"`
 	}
-	err := write.NewRaw(`SELECT c.order_id, c.order_version AS version, c.occurred_at FROM change_log AS c
-		WHERE c.order_version = (SELECT MAX(m.order_version) FROM change_log AS m WHERE m.order_id = c.order_id)
-		AND c.type <> ? AND NOT EXISTS (SELECT 1 FROM orders AS o WHERE o.id = c.order_id)`,
-		(order.OrderDeleted{}).EventType()).Scan(ctx, &gone)
+	err := write.NewRaw(`SELECT c.order_id, c.order_version AS version, c.type, c.occurred_at FROM change_log AS c
+		WHERE c.order_id IN (SELECT l.order_id FROM change_log AS l EXCEPT SELECT o.id FROM orders AS o)`).Scan(ctx, &logged)
 	if err != nil {
 		return fmt.Errorf("find the orders deleted without events: %w", err)
 	}
+	type unseen struct {
+		ID      order.ID
+		Version int
+		At      time.Time
+		deleted bool
+	}
+	newest := map[order.ID]*unseen{}
+	for _, l := range logged {
+		if u := newest[l.ID]; u == nil || l.Version > u.Version {
+			newest[l.ID] = &unseen{ID: l.ID, Version: l.Version, At: l.At, deleted: l.Type == (order.OrderDeleted{}).EventType()}
+		}
+	}
+	var gone []*unseen
+	for _, u := range newest {
+		if !u.deleted {
+			gone = append(gone, u)
+		}
+	}
+	slices.SortFunc(gone, func(a, b *unseen) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	for len(gone) > 0 {
 		batch := gone[:min(len(gone), reconcileBatch)]
 		gone = gone[len(batch):]
@@ -228,40 +380,33 @@ type storedVersion struct {
 	Deleted bool     `bun:"deleted"`
 }
 
-// reconcileBatchRange reconciles the read side's orders with IDs in (after,
-// upTo] — nil bounds are open — with rows, the database of record's orders
-// in that range.
-func reconcileBatchRange(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*command.Order, after, upTo *order.ID) error {
-	var stored []storedVersion
-	q := read.NewSelect().TableExpr("? AS v", bun.Ident(t.Orders)).ColumnExpr("v.id, v.version, v.deleted")
-	if after != nil {
-		q = q.Where("v.id > ?", *after)
-	}
-	if upTo != nil {
-		q = q.Where("v.id <= ?", *upTo)
-	}
-	if err := q.Scan(ctx, &stored); err != nil {
-		return fmt.Errorf("read versions: %w", err)
+// reconcileBatchRange reconciles the read side's orders of a range of IDs,
+// stored, with ids, the database of record's orders in that range, and
+// rows, those of them the read side may lack.
+func reconcileBatchRange(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, ids []writeVersion, stored []storedVersion, rows []*command.Order) error {
+	inWrite := make(map[order.ID]bool, len(ids))
+	for _, w := range ids {
+		inWrite[w.ID] = true
 	}
 	// The whole-table sync of the live tables runs beside the projector.
-	return reconcileRows(ctx, write, read, t, rows, stored, t == Live)
+	return reconcileRows(ctx, write, read, t, rows, inWrite, stored, t == Live)
 }
 
 // reconcileRows brings the read side's stored orders and the database of
-// record's rows, taken from the same range of IDs, into line.
+// record's rows, taken from the same range of IDs, into line: inWrite
+// holds every order of the range that the database of record has, rows
+// those of them that may be ahead of the read side.
 //
 // With besideProjector, an order whose change is in the change log is left
 // to the projector rather than synced: the sync would otherwise take the
 // event's place in the order's history.
-func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*command.Order, stored []storedVersion, besideProjector bool) error {
+func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*command.Order, inWrite map[order.ID]bool, stored []storedVersion, besideProjector bool) error {
 	readVersion := make(map[order.ID]int, len(stored))
 	for _, s := range stored {
 		readVersion[s.ID] = s.Version
 	}
 	var behind []*command.Order
-	inWrite := make(map[order.ID]bool, len(rows))
 	for _, r := range rows {
-		inWrite[r.ID] = true
 		if v, ok := readVersion[r.ID]; ok && v >= r.Version {
 			continue
 		}

@@ -214,44 +214,71 @@ func (r *rebuilder) swap(ctx context.Context, lock sync.Locker) error {
 // into them in memory (projection.Fold, Apply's rules) and the rows they
 // end with written with multi-row inserts — the shadow tables have no other
 // writer, so nothing is lost by not writing each event on its own, and
-// memory holds one chunk whatever the size of the log.
+// memory holds a few chunks whatever the size of the log. The change log
+// is read (and its events decoded) on a goroutine of its own, a chunk
+// ahead of the one being folded and written: reading the database of
+// record and writing the read database overlap.
 func (r *rebuilder) replay(ctx context.Context) error {
-	chunk := make([]changelog.Entry, 0, replayChunk)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan []changelog.Entry, 1)
+	read := make(chan error, 1)
+	go func() {
+		defer close(chunks)
+		send := func(chunk []changelog.Entry) error {
+			select {
+			case chunks <- chunk:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		chunk := make([]changelog.Entry, 0, replayChunk)
+		err := changelog.Each(ctx, r.write, func(e changelog.Entry) error {
+			chunk = append(chunk, e)
+			if len(chunk) < replayChunk {
+				return nil
+			}
+			full := chunk
+			chunk = make([]changelog.Entry, 0, replayChunk)
+			return send(full)
+		})
+		if err == nil && len(chunk) > 0 {
+			err = send(chunk)
+		}
+		read <- err
+	}()
 	fold := projection.NewFold(projection.Shadow)
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
+	for chunk := range chunks {
+		if err := r.foldChunk(ctx, fold, chunk); err != nil {
+			cancel()
+			for range chunks { // let the reader end
+			}
+			<-read
+			return err
 		}
-		ids := make([]order.ID, 0, len(chunk))
+	}
+	return <-read
+}
+
+// foldChunk folds a chunk of entries into the shadow tables in one
+// transaction.
+func (r *rebuilder) foldChunk(ctx context.Context, fold *projection.Fold, chunk []changelog.Entry) error {
+	ids := make([]order.ID, 0, len(chunk))
+	for _, e := range chunk {
+		ids = append(ids, e.Event.OrderID)
+	}
+	return r.read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := fold.Load(ctx, tx, ids); err != nil {
+			return err
+		}
 		for _, e := range chunk {
-			ids = append(ids, e.Event.OrderID)
-		}
-		err := r.read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			if err := fold.Load(ctx, tx, ids); err != nil {
+			if err := r.replayOne(ctx, tx, fold, e); err != nil {
 				return err
 			}
-			for _, e := range chunk {
-				if err := r.replayOne(ctx, tx, fold, e); err != nil {
-					return err
-				}
-			}
-			return fold.Flush(ctx, tx)
-		})
-		chunk = chunk[:0]
-		fold = projection.NewFold(projection.Shadow)
-		return err
-	}
-	err := changelog.Each(ctx, r.write, func(e changelog.Entry) error {
-		chunk = append(chunk, e)
-		if len(chunk) == replayChunk {
-			return flush()
 		}
-		return nil
+		return fold.Flush(ctx, tx)
 	})
-	if err != nil {
-		return err
-	}
-	return flush()
 }
 
 // replayChunk is how many events one transaction of the replay folds.
