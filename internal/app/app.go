@@ -22,6 +22,7 @@ import (
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/stageview"
+	"github.com/staircase/staircase/internal/tracing"
 	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage0"
 	"github.com/staircase/staircase/stages/stage1"
@@ -159,6 +160,8 @@ type App struct {
 	Server       *bff.Server
 	// Metrics is this process's registry, served at /metrics.
 	Metrics *metrics.Registry
+	// Tracing traces requests and keeps the recent traces (tracing.go).
+	Tracing *tracing.Tracing
 }
 
 // OpenWrite opens and migrates the write database.
@@ -212,6 +215,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.ReadDB, err = OpenRead(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if err = a.startTracing(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.NATSURL == "" {
 		bus := messaging.EmbeddedConfig{Dir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen}
 		if cfg.NATSListen != "" {
@@ -237,6 +243,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Retries:    cfg.ProjectorRetries,
 		Metrics:    a.Metrics,
 		Workshop:   cfg.Workshop,
+		Tracer:     a.Tracing.Tracer(),
 	}); err != nil {
 		return nil, err
 	}
@@ -246,9 +253,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("start stage 3: %w", err)
 	}
 	stages := map[int]bff.Stage{
-		0: stage0.New(a.WriteDB),
-		1: stage1.New(a.WriteDB),
-		2: stage2.New(a.WriteDB),
+		0: tracing.Stage(a.Tracing, 0, stage0.New(a.WriteDB)),
+		1: tracing.Stage(a.Tracing, 1, stage1.New(a.WriteDB)),
+		2: tracing.Stage(a.Tracing, 2, stage2.New(a.WriteDB)),
 		3: a.Stage3,
 	}
 	if a.Switch, err = bff.NewSwitch(stages, cfg.Stage); err != nil {
@@ -279,6 +286,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		// The controls are stage 3's.
 		WorkshopStage: 3,
 		Reset:         reset,
+		Tracing:       a.Tracing,
 	})
 	if err != nil {
 		return nil, err
@@ -372,6 +380,7 @@ func (a *App) Close() error {
 	if a.bus != nil {
 		a.bus.Shutdown()
 	}
+	errs = append(errs, a.stopTracing())
 	for _, db := range []*bun.DB{a.ReadDB, a.WriteDB} {
 		if db != nil {
 			errs = append(errs, db.Close())
