@@ -226,33 +226,25 @@ type spanNode struct {
 	depth int
 }
 
-// spanTree orders spans (sorted by start) depth first: each span's
-// children, by start, right after it. A span whose parent is not in the
-// trace is a root.
+// spanTree gives each span (sorted by start) its depth in the tree of
+// spans, keeping them in the order they started: a waterfall reads as the
+// path in time, and the depth shows what ran inside what. A span whose
+// parent is not in the trace is a root.
 func spanTree(spans []sdktrace.ReadOnlySpan) []spanNode {
-	ids := make(map[trace.SpanID]bool, len(spans))
+	parent := make(map[trace.SpanID]trace.SpanID, len(spans))
 	for _, s := range spans {
-		ids[s.SpanContext().SpanID()] = true
+		parent[s.SpanContext().SpanID()] = s.Parent().SpanID()
 	}
-	children := map[trace.SpanID][]sdktrace.ReadOnlySpan{}
-	var roots []sdktrace.ReadOnlySpan
-	for _, s := range spans {
-		if p := s.Parent().SpanID(); s.Parent().IsValid() && ids[p] {
-			children[p] = append(children[p], s)
-		} else {
-			roots = append(roots, s)
+	out := make([]spanNode, len(spans))
+	for i, s := range spans {
+		depth := 0
+		for p, ok := parent[s.SpanContext().SpanID()]; ok && depth < len(spans); p, ok = parent[p] {
+			if _, in := parent[p]; !in {
+				break
+			}
+			depth++
 		}
-	}
-	out := make([]spanNode, 0, len(spans))
-	var walk func(s sdktrace.ReadOnlySpan, depth int)
-	walk = func(s sdktrace.ReadOnlySpan, depth int) {
-		out = append(out, spanNode{span: s, depth: depth})
-		for _, c := range children[s.SpanContext().SpanID()] {
-			walk(c, depth+1)
-		}
-	}
-	for _, r := range roots {
-		walk(r, 0)
+		out[i] = spanNode{span: s, depth: depth}
 	}
 	return out
 }

@@ -118,16 +118,33 @@ type tracedRelay struct {
 
 var relayNaming = eventNaming("relay: publish ")
 
+// PublishBatch makes a span of each traced event of the batch. When the
+// batch fails, the messages get their trace context back: the relay sends
+// them again, one at a time, and those sends are the append's children too.
 func (p tracedRelay) PublishBatch(ctx context.Context, topic string, ms []*message.Message) error {
-	var ends []func(error)
+	type traced struct {
+		m      *message.Message
+		parent map[string]string
+		end    func(error)
+	}
+	var sends []traced
 	for _, m := range ms {
-		if _, ok := m.Metadata["traceparent"]; ok {
-			ends = append(ends, tracing.StartSend(p.tracer, m, tracing.StepPublish, relayNaming))
+		if parent, ok := m.Metadata["traceparent"]; ok {
+			was := map[string]string{"traceparent": parent}
+			if state, ok := m.Metadata["tracestate"]; ok {
+				was["tracestate"] = state
+			}
+			sends = append(sends, traced{m: m, parent: was, end: tracing.StartSend(p.tracer, m, tracing.StepPublish, relayNaming)})
 		}
 	}
 	err := p.next.PublishBatch(ctx, topic, ms)
-	for _, end := range ends {
-		end(err)
+	for _, s := range sends {
+		s.end(err)
+		if err != nil {
+			for k, v := range s.parent {
+				s.m.Metadata.Set(k, v)
+			}
+		}
 	}
 	return err
 }
