@@ -95,8 +95,14 @@ func TestTraceOfACommand(t *testing.T) {
 			t.Fatalf("/traces?request=%s answers %d to %q, want 303 to its trace", rid, page.status, page.header.Get("Location"))
 		}
 		page = e.do(http.MethodGet, "/traces/"+trace.ID.String(), "", nil)
-		if page.status != http.StatusOK || !strings.Contains(string(page.body), "committed") {
-			t.Fatalf("the trace's page answers %d without the commit: %s", page.status, page.body)
+		if page.status != http.StatusOK || !strings.Contains(string(page.body), "committed v2") {
+			t.Fatalf("the trace's page answers %d without the commit of v2: %s", page.status, page.body)
+		}
+		if e.stage == 3 && !strings.Contains(string(page.body), "projected (lag ") {
+			t.Errorf("the trace's page does not say the projection's lag")
+		}
+		if e.async && !strings.Contains(string(page.body), "command bus (queued ") {
+			t.Errorf("the trace's page does not say how long the command was queued")
 		}
 		page = e.do(http.MethodGet, "/traces?order="+id, "", nil)
 		if page.status != http.StatusOK || !strings.Contains(string(page.body), trace.ID.String()) {

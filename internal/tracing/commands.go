@@ -25,9 +25,10 @@ type CommandSide interface {
 	DeleteOrder(ctx context.Context, cmd order.DeleteOrder) (order.Ack, error)
 }
 
-// Commands decorates a command side: each command is a span named
-// prefix + its type ("handler ShipOrder"), with the order it is for and,
-// once handled, the version it made. With a nil tracer it returns c.
+// Commands decorates a command side: each command run within a trace is
+// a span named prefix + its type ("handler ShipOrder"), with the order it
+// is for and, once handled, the version it made. A command run outside
+// any trace starts none. With a nil tracer it returns c.
 func Commands(t trace.Tracer, step, prefix string, c CommandSide) CommandSide {
 	if t == nil {
 		return c
@@ -66,8 +67,11 @@ func (c *commands) DeleteOrder(ctx context.Context, cmd order.DeleteOrder) (orde
 	return traced(ctx, c, "DeleteOrder", cmd.ID, cmd, c.next.DeleteOrder)
 }
 
-// traced runs one command in its span.
+// traced runs one command in its span, when it runs within a trace.
 func traced[C any](ctx context.Context, c *commands, typ string, id order.ID, cmd C, next func(context.Context, C) (order.Ack, error)) (order.Ack, error) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return next(ctx, cmd)
+	}
 	ctx, span := c.tracer.Start(ctx, c.prefix+typ, trace.WithAttributes(c.step, AttrOrderID.String(id.String()),
 		attribute.String("staircase.command", typ)))
 	defer span.End()
@@ -103,8 +107,9 @@ type StagePort interface {
 
 // Stage decorates a stage that has nothing to instrument of its own
 // (stages 0–2: one database, no bus): its command side, its queries and
-// its JSON API each make a span named after stage n. With t nil it
-// returns st.
+// its JSON API each make a span named after stage n, within the trace of
+// the request that calls them (the live streams' reads start none). With
+// t nil it returns st.
 func Stage(t *Tracing, n int, st StagePort) StagePort {
 	if t == nil {
 		return st
@@ -125,6 +130,9 @@ type stage struct {
 }
 
 func (s *stage) OrderSummaries(ctx context.Context, q order.SummaryQuery) (order.SummaryPage, error) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return s.queries.OrderSummaries(ctx, q)
+	}
 	ctx, span := s.tracer.Start(ctx, s.prefix+"OrderSummaries", trace.WithAttributes(s.step))
 	defer span.End()
 	p, err := s.queries.OrderSummaries(ctx, q)
@@ -133,6 +141,9 @@ func (s *stage) OrderSummaries(ctx context.Context, q order.SummaryQuery) (order
 }
 
 func (s *stage) OrderDetail(ctx context.Context, id order.ID) (order.Detail, error) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return s.queries.OrderDetail(ctx, id)
+	}
 	ctx, span := s.tracer.Start(ctx, s.prefix+"OrderDetail", trace.WithAttributes(s.step, AttrOrderID.String(id.String())))
 	defer span.End()
 	d, err := s.queries.OrderDetail(ctx, id)
@@ -141,6 +152,9 @@ func (s *stage) OrderDetail(ctx context.Context, id order.ID) (order.Detail, err
 }
 
 func (s *stage) Dashboard(ctx context.Context) (order.Dashboard, error) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return s.queries.Dashboard(ctx)
+	}
 	ctx, span := s.tracer.Start(ctx, s.prefix+"Dashboard", trace.WithAttributes(s.step))
 	defer span.End()
 	d, err := s.queries.Dashboard(ctx)
@@ -153,6 +167,9 @@ func (s *stage) Dashboard(ctx context.Context) (order.Dashboard, error) {
 // or the route ("stage 0 · PUT /api/orders/:id").
 func (s *stage) Routes(r fiber.Router) {
 	r.Use(func(c *fiber.Ctx) error {
+		if !trace.SpanFromContext(c.UserContext()).IsRecording() {
+			return c.Next()
+		}
 		ctx, span := s.tracer.Start(c.UserContext(), s.prefix+"API", trace.WithAttributes(s.step))
 		defer span.End()
 		outer := c.UserContext()

@@ -20,7 +20,8 @@ type Config struct {
 	// SpansPerTrace bounds each one (default 500): a trace past it keeps
 	// its first spans and its root, and counts the others as dropped.
 	Traces, SpansPerTrace int
-	// Service names this process in exported spans (default "staircase").
+	// Service names this process in exported spans (default "staircase",
+	// unless OTEL_SERVICE_NAME says otherwise).
 	Service string
 	// Exporter, if set, receives every span besides the ring. Nil: an
 	// OTLP/HTTP exporter when the environment names an endpoint
@@ -71,9 +72,14 @@ func New(ctx context.Context, cfg Config) (*Tracing, error) {
 			return nil, err
 		}
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(attribute.String("service.name", cfg.Service)))
-	if err != nil {
-		return nil, err
+	// The environment's OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+	// (resource.Default) win over the default name.
+	res := resource.Default()
+	if os.Getenv("OTEL_SERVICE_NAME") == "" {
+		var err error
+		if res, err = resource.Merge(res, resource.NewSchemaless(attribute.String("service.name", cfg.Service))); err != nil {
+			return nil, err
+		}
 	}
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
