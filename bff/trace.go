@@ -148,7 +148,7 @@ func (s *Server) tracesPage(c *fiber.Ctx) error {
 	for _, t := range traces {
 		v.Rows = append(v.Rows, traceRow(t))
 	}
-	return s.render(c, http.StatusOK, web.TracesPage(s.chrome(c, "Request traces", ""), v))
+	return s.render(c, http.StatusOK, web.TracesPage(s.chrome(c, "Request traces", "traces"), v))
 }
 
 func joinFilter(a, b string) string {
@@ -170,7 +170,7 @@ func (s *Server) tracePage(c *fiber.Ctx) error {
 		return fiber.NewError(http.StatusNotFound, "This trace is not kept any more: the server keeps only the most recent ones.")
 	}
 	v := traceView(t)
-	return s.render(c, http.StatusOK, web.TracePage(s.chrome(c, "Trace · "+v.Name, ""), v))
+	return s.render(c, http.StatusOK, web.TracePage(s.chrome(c, "Trace · "+v.Name, "traces"), v))
 }
 
 // traceRow is a trace as a row of the list.
