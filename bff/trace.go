@@ -57,19 +57,22 @@ func (s *Server) traceRequests(c *fiber.Ctx) error {
 			"tracestate":  string(c.Request().Header.Peek("tracestate")),
 		})
 	}
-	// Fiber's strings point into buffers it reuses: copy what the span keeps.
-	method, path := strings.Clone(c.Method()), strings.Clone(c.Path())
-	ctx, span := s.tracer.Start(ctx, method+" "+path, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
-		tracing.AttrStep.String(tracing.StepHTTP), attribute.String("http.request.method", method), attribute.String("url.path", path)))
+	// Fiber's strings point into buffers it reuses: the span keeps a copy
+	// (the name), and the path is part of it.
+	method := methodName(c.Method())
+	name := method + " " + c.Path()
+	path := name[len(method)+1:]
+	ctx, span := s.tracer.Start(ctx, name, tracing.ServerKind)
 	defer span.End()
 	c.SetUserContext(ctx)
 	err := c.Next()
 	status := c.Response().StatusCode()
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs,
+		tracing.AttrStep.String(tracing.StepHTTP), attribute.String("http.request.method", method), attribute.String("url.path", path),
 		attribute.Int("http.response.status_code", status),
-		attribute.String("http.route", strings.Clone(routeOf(c))),
-		tracing.AttrRequestID.String(strings.Clone(c.GetRespHeader(fiber.HeaderXRequestID))),
-	}
+		attribute.String("http.route", routeOf(c)), // a route's pattern: not the request's buffer
+		tracing.AttrRequestID.String(strings.Clone(c.GetRespHeader(fiber.HeaderXRequestID))))
 	if n, ok := c.Locals(localStage).(int); ok {
 		attrs = append(attrs, tracing.AttrStage.Int(n))
 	}
@@ -81,6 +84,17 @@ func (s *Server) traceRequests(c *fiber.Ctx) error {
 		span.SetStatus(codes.Error, http.StatusText(status))
 	}
 	return err
+}
+
+// methodName is the request's method as a constant string (Fiber's
+// points into the request's buffer).
+func methodName(m string) string {
+	for _, k := range []string{fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodDelete, fiber.MethodHead, fiber.MethodPatch} {
+		if m == k {
+			return k
+		}
+	}
+	return strings.Clone(m)
 }
 
 // requestOrder finds the order a request is about: in its path

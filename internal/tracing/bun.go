@@ -58,23 +58,30 @@ func (h *QueryHook) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.
 		return ctx
 	}
 	op := e.Operation()
-	step, name := StepDB, "db "+op
+	step, name := StepDB, ""
 	switch op {
 	case "BEGIN":
 		name = "db transaction"
 	case "COMMIT", "ROLLBACK":
+		name = "rollback"
 		if op == "COMMIT" {
 			step, name = h.commit, "commit"
 		}
 		ctx = context.WithValue(ctx, txSpanKey{}, trace.SpanFromContext(ctx))
 	}
-	attrs := []attribute.KeyValue{AttrStep.String(step), h.db, h.system, attribute.String("db.operation.name", op)}
-	if table := tableOf(e.Query); table != "" {
-		name += " " + table
+	table := tableOf(e.Query)
+	attrs := make([]attribute.KeyValue, 0, 5)
+	attrs = append(attrs, AttrStep.String(step), h.db, h.system, attribute.String("db.operation.name", op))
+	if table != "" {
 		attrs = append(attrs, attribute.String("db.collection.name", table))
 	}
-	ctx, _ = h.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(e.StartTime),
-		trace.WithAttributes(attrs...))
+	if name == "" {
+		name = "db " + op
+		if table != "" {
+			name = "db " + op + " " + table
+		}
+	}
+	ctx, _ = h.tracer.Start(ctx, name, clientKind, trace.WithAttributes(attrs...))
 	return ctx
 }
 

@@ -117,7 +117,7 @@ func Stage(t *Tracing, n int, st StagePort) StagePort {
 	prefix := "stage " + strconv.Itoa(n) + " · "
 	tr := t.Tracer()
 	return &stage{CommandSide: Commands(tr, StepStage, prefix, st), queries: st, routes: st, tracer: tr, prefix: prefix,
-		step: AttrStep.String(StepStage)}
+		step: trace.WithAttributes(AttrStep.String(StepStage))}
 }
 
 type stage struct {
@@ -126,14 +126,14 @@ type stage struct {
 	routes  interface{ Routes(fiber.Router) }
 	tracer  trace.Tracer
 	prefix  string
-	step    attribute.KeyValue
+	step    trace.SpanStartOption
 }
 
 func (s *stage) OrderSummaries(ctx context.Context, q order.SummaryQuery) (order.SummaryPage, error) {
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return s.queries.OrderSummaries(ctx, q)
 	}
-	ctx, span := s.tracer.Start(ctx, s.prefix+"OrderSummaries", trace.WithAttributes(s.step))
+	ctx, span := s.tracer.Start(ctx, s.prefix+"OrderSummaries", s.step)
 	defer span.End()
 	p, err := s.queries.OrderSummaries(ctx, q)
 	failed(span, err)
@@ -144,7 +144,7 @@ func (s *stage) OrderDetail(ctx context.Context, id order.ID) (order.Detail, err
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return s.queries.OrderDetail(ctx, id)
 	}
-	ctx, span := s.tracer.Start(ctx, s.prefix+"OrderDetail", trace.WithAttributes(s.step, AttrOrderID.String(id.String())))
+	ctx, span := s.tracer.Start(ctx, s.prefix+"OrderDetail", s.step, trace.WithAttributes(AttrOrderID.String(id.String())))
 	defer span.End()
 	d, err := s.queries.OrderDetail(ctx, id)
 	failed(span, err)
@@ -155,7 +155,7 @@ func (s *stage) Dashboard(ctx context.Context) (order.Dashboard, error) {
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return s.queries.Dashboard(ctx)
 	}
-	ctx, span := s.tracer.Start(ctx, s.prefix+"Dashboard", trace.WithAttributes(s.step))
+	ctx, span := s.tracer.Start(ctx, s.prefix+"Dashboard", s.step)
 	defer span.End()
 	d, err := s.queries.Dashboard(ctx)
 	failed(span, err)
@@ -170,7 +170,7 @@ func (s *stage) Routes(r fiber.Router) {
 		if !trace.SpanFromContext(c.UserContext()).IsRecording() {
 			return c.Next()
 		}
-		ctx, span := s.tracer.Start(c.UserContext(), s.prefix+"API", trace.WithAttributes(s.step))
+		ctx, span := s.tracer.Start(c.UserContext(), s.prefix+"API", s.step)
 		defer span.End()
 		outer := c.UserContext()
 		c.SetUserContext(ctx)

@@ -64,7 +64,7 @@ func (r *Ring) OnEnd(s sdktrace.ReadOnlySpan) {
 	defer r.mu.Unlock()
 	b := r.traces[id]
 	if b == nil {
-		b = &bucket{first: s.StartTime()}
+		b = &bucket{first: s.StartTime(), spans: make([]sdktrace.ReadOnlySpan, 0, 16)}
 		r.add(id, b)
 	}
 	// A trace past its bound keeps its root, which ends last and names

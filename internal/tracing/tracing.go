@@ -138,6 +138,16 @@ func (t *Tracing) ForceFlush(ctx context.Context) error {
 	return t.provider.ForceFlush(ctx)
 }
 
+// The span kinds as start options, made once: an option made per span is
+// an allocation on the request's path.
+var (
+	clientKind   = trace.WithSpanKind(trace.SpanKindClient)
+	producerKind = trace.WithSpanKind(trace.SpanKindProducer)
+	consumerKind = trace.WithSpanKind(trace.SpanKindConsumer)
+	// ServerKind starts a server span (an HTTP request's).
+	ServerKind = trace.WithSpanKind(trace.SpanKindServer)
+)
+
 // propagator carries a span context across processes: the W3C trace
 // context (traceparent, tracestate), in HTTP headers and message metadata.
 var propagator = propagation.TraceContext{}

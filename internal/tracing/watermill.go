@@ -44,7 +44,7 @@ func StartSend(t trace.Tracer, msg *message.Message, step string, naming Naming)
 		}
 	}
 	name, attrs := naming(msg)
-	ctx, span := t.Start(parent, name, trace.WithSpanKind(trace.SpanKindProducer),
+	ctx, span := t.Start(parent, name, producerKind,
 		trace.WithAttributes(append(attrs, AttrStep.String(step), attribute.String("messaging.message.id", msg.UUID))...))
 	Inject(ctx, msg.Metadata)
 	return func(err error) {
@@ -68,7 +68,7 @@ func Consumer(t trace.Tracer, step string, naming Naming) message.HandlerMiddlew
 				return h(msg)
 			}
 			name, attrs := naming(msg)
-			ctx, span := t.Start(parent, name, trace.WithSpanKind(trace.SpanKindConsumer),
+			ctx, span := t.Start(parent, name, consumerKind,
 				trace.WithAttributes(append(attrs, AttrStep.String(step), attribute.String("messaging.message.id", msg.UUID))...))
 			defer span.End()
 			outer := msg.Context()
