@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -186,7 +187,7 @@ func (s *stage) Routes(r fiber.Router) {
 				span.SetAttributes(AttrOrderID.String(oid.String()))
 			}
 		}
-		if v, perr := strconv.Atoi(strings.Trim(c.GetRespHeader(fiber.HeaderETag), `"`)); perr == nil && v > 0 {
+		if v := answeredVersion(c); v > 0 {
 			span.SetAttributes(AttrVersion.Int(v))
 		}
 		if err != nil {
@@ -195,6 +196,25 @@ func (s *stage) Routes(r fiber.Router) {
 		return err
 	})
 	s.routes.Routes(r)
+}
+
+// answeredVersion is the order version a stage's API answered: its ETag
+// (the modify APIs), or the "version" of the order it sent back (stage
+// 0's CRUD API); 0 if neither.
+func answeredVersion(c *fiber.Ctx) int {
+	if v, err := strconv.Atoi(strings.Trim(c.GetRespHeader(fiber.HeaderETag), `"`)); err == nil {
+		return v
+	}
+	if c.Method() == fiber.MethodGet || !strings.HasPrefix(c.GetRespHeader(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
+		return 0
+	}
+	var o struct {
+		Version int `json:"version"`
+	}
+	if json.Unmarshal(c.Response().Body(), &o) != nil {
+		return 0
+	}
+	return o.Version
 }
 
 // failed marks span as failed with err, if any.
