@@ -20,10 +20,12 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/staircase/staircase/internal/httpapi"
 	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/stageview"
+	"github.com/staircase/staircase/internal/tracing"
 	"github.com/staircase/staircase/web"
 )
 
@@ -81,6 +83,9 @@ type Config struct {
 	// Processes lists the app's running processes (the process registry)
 	// for the architecture page; nil shows none.
 	Processes Processes
+	// Tracing traces each request (trace.go) and keeps the recent traces
+	// for the traces pages; nil traces nothing.
+	Tracing *tracing.Tracing
 
 	// isLocal tells whether a client address is on this machine, for
 	// admin actions without a token; nil means a loopback address. Tests
@@ -116,6 +121,8 @@ type Server struct {
 	// changes and streams feed and bound the live streams (changes.go).
 	changes *changeHub
 	streams *streamCounts
+	// tracer makes the requests' spans (trace.go); nil: none.
+	tracer trace.Tracer
 }
 
 const (
@@ -149,6 +156,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, health: cfg.Health, apis: map[int]*fiber.App{}, hosts: newHostSet(cfg.Hosts), access: newAccess(cfg),
 		changes: newChangeHub(), streams: &streamCounts{}}
+	s.tracer = cfg.Tracing.Tracer()
 	for _, n := range cfg.Switch.Numbers() {
 		if cn, ok := cfg.Switch.stages[n].(ChangeNotifier); ok {
 			cn.NotifyChanges(s.changes.publish)
@@ -184,6 +192,7 @@ func (s *Server) routes() {
 		s.log.ErrorContext(c.UserContext(), "panic", "method", c.Method(), "path", c.Path(), "panic", e)
 	}}))
 	app.Use(dropBadRequestID, requestid.New())
+	app.Use(s.traceRequests) // trace.go
 	// guard.go: before anything answers, or reads a body.
 	app.Use(s.checkHost, s.refuseEncodedBodies)
 	s.metricsRoutes(app)
@@ -235,6 +244,7 @@ func (s *Server) routes() {
 	s.eventRoutes(ui)
 	s.tourRoutes(ui)
 	s.resetRoutes(ui)
+	s.traceRoutes(ui)
 	app.Use(func(c *fiber.Ctx) error {
 		unrouted(c)
 		return fiber.ErrNotFound

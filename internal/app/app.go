@@ -24,6 +24,7 @@ import (
 	"github.com/staircase/staircase/internal/registry"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/stageview"
+	"github.com/staircase/staircase/internal/tracing"
 	"github.com/staircase/staircase/migrations"
 	"github.com/staircase/staircase/stages/stage0"
 	"github.com/staircase/staircase/stages/stage1"
@@ -173,6 +174,8 @@ type App struct {
 	// without the web role (process.go).
 	processes *registry.Registry
 	worker    *fiber.App
+	// Tracing traces requests and keeps the recent traces (tracing.go).
+	Tracing *tracing.Tracing
 }
 
 // OpenWrite opens and migrates the write database.
@@ -226,6 +229,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.ReadDB, err = OpenRead(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if err = a.startTracing(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.NATSURL == "" {
 		bus := messaging.EmbeddedConfig{Dir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen}
 		if cfg.NATSListen != "" {
@@ -252,6 +258,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Metrics:    a.Metrics,
 		Workshop:   cfg.Workshop,
 		Workers:    cfg.workers(), StreamReplicas: cfg.StreamReplicas,
+		Tracer: a.Tracing.Tracer(),
 	}); err != nil {
 		return nil, err
 	}
@@ -261,9 +268,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("start stage 3: %w", err)
 	}
 	stages := map[int]bff.Stage{
-		0: stage0.New(a.WriteDB),
-		1: stage1.New(a.WriteDB),
-		2: stage2.New(a.WriteDB),
+		0: tracing.Stage(a.Tracing, 0, stage0.New(a.WriteDB)),
+		1: tracing.Stage(a.Tracing, 1, stage1.New(a.WriteDB)),
+		2: tracing.Stage(a.Tracing, 2, stage2.New(a.WriteDB)),
 		3: a.Stage3,
 	}
 	if cfg.split() { // stage 3 only, its roles apart (roles.go)
@@ -301,6 +308,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		WorkshopStage: 3,
 		Reset:         reset,
 		Processes:     a.processes,
+		Tracing:       a.Tracing,
 	})
 	if err != nil {
 		return nil, err
@@ -396,6 +404,7 @@ func (a *App) Close() error {
 	if a.bus != nil {
 		a.bus.Shutdown()
 	}
+	errs = append(errs, a.stopTracing())
 	for _, db := range []*bun.DB{a.ReadDB, a.WriteDB} {
 		if db != nil {
 			errs = append(errs, db.Close())

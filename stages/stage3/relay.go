@@ -186,7 +186,7 @@ func (p *pipeline) step(ctx context.Context) (int, error) {
 			var m *message.Message
 			// An event read from the log always encodes; if one does
 			// not, no retry will change that.
-			if m, cause = eventMessage(e.Event); cause == nil {
+			if m, cause = eventMessage(e.Event, e.Metadata); cause == nil {
 				run, msgs = append(run, e), append(msgs, m)
 				continue
 			}

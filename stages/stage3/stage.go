@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/metrics"
@@ -60,6 +61,9 @@ type Config struct {
 	// StreamReplicas is how many copies of each stream a NATS cluster
 	// keeps (1 if 0).
 	StreamReplicas int
+	// Tracer, if set, traces each command's path through the stage
+	// (tracing.go); nil traces nothing.
+	Tracer trace.Tracer
 }
 
 // The values of Config.CommandBus.
@@ -149,15 +153,15 @@ func New(cfg Config) (*Stage, error) {
 		return nil, err
 	}
 	s.relay = NewRelay(cfg.Write, s.pub, s.topics.events, cfg.Logger.With("component", "relay"))
-	repo := command.NewRepository(cfg.Write, command.WithChangeLog(s.workshopChangeLog(func(ctx context.Context, tx bun.Tx, events []order.Event) error {
+	repo := command.NewRepository(cfg.Write, command.WithChangeLog(s.traceChangeLog(s.workshopChangeLog(func(ctx context.Context, tx bun.Tx, events []order.Event) error {
 		if err := changelog.Append(ctx, tx, events); err != nil {
 			return err
 		}
 		return commandbus.RecordApplied(ctx, tx, events)
-	})), command.AfterCommit(s.relay.Wake))
+	}))), command.AfterCommit(s.relay.Wake))
 	// The write side, with the workshop's decorator when it is on
 	// (workshop.go).
-	handlers := s.workshopWriteSide(command.New(repo))
+	handlers := s.traceWriteSide(s.workshopWriteSide(command.New(repo)))
 	reads := projection.NewReadModel(cfg.Read)
 	s.Commands, s.readModel = handlers, reads
 	// The command handler runs in either mode, so that commands queued by
@@ -167,7 +171,7 @@ func New(cfg Config) (*Stage, error) {
 		AckWait: busAckWait, Logger: cfg.Logger, Metrics: cfg.Metrics,
 		ErrorLog: errorlog.Commands{Read: cfg.Read}, Retries: cfg.CommandRetries,
 		Rejected: s.tell, StreamFor: streams,
-	}, handlers, s.pub, logger); err != nil {
+	}, handlers, s.traceCommandBus(s.pub), logger); err != nil {
 		return nil, err
 	}
 	if cfg.CommandBus == CommandBusAsync {
@@ -188,6 +192,7 @@ func New(cfg Config) (*Stage, error) {
 	// The workshop controls plug in at the relay's hook and the
 	// projector's router (workshop.go).
 	s.plugWorkshop()
+	s.plugTracing()
 	holding := errorlog.Projector{Read: cfg.Read, Retries: cfg.Retries, Log: s.projector.log, Hooks: errorlog.Hooks{
 		Parked: m.parked.Inc, Held: m.held.Inc,
 		Duplicate: func(e order.Event) { m.outcome(projection.OutcomeDuplicate, e) },

@@ -29,6 +29,9 @@ type row struct {
 	SchemaVersion int       `bun:"schema_version,notnull"`
 	Payload       string    `bun:"payload,notnull"` // JSON
 	OccurredAt    time.Time `bun:"occurred_at,notnull"`
+	// Metadata is what the relay puts on the event's message besides the
+	// event (a JSON object of strings; metadata.go), NULL for nothing.
+	Metadata sql.NullString `bun:"metadata"`
 }
 
 func (r *row) event() (order.Event, error) {
@@ -42,7 +45,7 @@ func (r *row) event() (order.Event, error) {
 // entry is the row as an Entry: the event, or for a row this code cannot
 // read, what its columns say and why it cannot be read.
 func (r *row) entry() Entry {
-	en := Entry{Position: Position{TxID: r.TxID, Seq: r.Seq}}
+	en := Entry{Position: Position{TxID: r.TxID, Seq: r.Seq}, Metadata: decodeMetadata(r.Metadata)}
 	e, err := r.event()
 	if err == nil {
 		en.Event = e
@@ -73,6 +76,10 @@ func Append(ctx context.Context, db bun.IDB, events []order.Event) error {
 		return nil
 	}
 	rows := make([]row, len(events))
+	md, err := encodeMetadata(ctx)
+	if err != nil {
+		return err
+	}
 	for i, e := range events {
 		payload, err := encodePayload(e)
 		if err != nil {
@@ -81,7 +88,7 @@ func Append(ctx context.Context, db bun.IDB, events []order.Event) error {
 		rows[i] = row{
 			EventID: e.ID, OrderID: e.OrderID, OrderVersion: e.OrderVersion,
 			Type: e.Payload.EventType(), SchemaVersion: e.Payload.SchemaVersion(),
-			Payload: string(payload), OccurredAt: e.OccurredAt.UTC(),
+			Payload: string(payload), OccurredAt: e.OccurredAt.UTC(), Metadata: md,
 		}
 	}
 	// The rows' seqs are not needed back.
@@ -124,6 +131,9 @@ type Entry struct {
 	// Err and Envelope are set only for a row that cannot be read.
 	Err      error
 	Envelope []byte
+	// Metadata is what was recorded to go with the event on the bus
+	// (WithMetadata); nil for nothing.
+	Metadata map[string]string
 }
 
 // DefaultReadLimit is how many entries Read returns when its limit is not
@@ -136,14 +146,14 @@ func isPostgres(db bun.IDB) bool { return sqlstore.DialectName(db) == sqlstore.P
 // as text (PostgreSQL stores it as JSONB) and tx_id as a number.
 func columns(db bun.IDB) string {
 	txID := "0"
-	payload := "payload"
+	payload, metadata := "payload", "metadata"
 	if isPostgres(db) {
 		// xid8 has no cast to bigint, but every type converts to text.
 		txID = "CAST(CAST(tx_id AS TEXT) AS BIGINT)"
-		payload = "CAST(payload AS TEXT)"
+		payload, metadata = "CAST(payload AS TEXT)", "CAST(metadata AS TEXT)"
 	}
 	return "seq, " + txID + " AS tx_id, event_id, order_id, order_version, type, schema_version, " +
-		payload + " AS payload, occurred_at"
+		payload + " AS payload, occurred_at, " + metadata + " AS metadata"
 }
 
 // Read returns up to limit entries after the position after, in commit
