@@ -485,15 +485,20 @@ func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, r
 			if !ok {
 				continue
 			}
-			res, err := tx.NewUpdate().TableExpr("?", bun.Ident(t.Orders)).
-				Set("deleted = ?", true).Set("version = ?", v+1).Set("updated_at = ?", now).
-				Where("id = ?", id).Where("version = ?", v).Where("NOT deleted").
-				Exec(ctx)
+			// The projector may have applied one of the order's events
+			// since its version was read: the order is gone all the same,
+			// so the tombstone goes one above whichever version is stored.
+			var marked []int
+			err := tx.NewUpdate().TableExpr("?", bun.Ident(t.Orders)).
+				Set("deleted = ?", true).Set("version = CASE WHEN version > ? THEN version ELSE ? END + 1", v, v).
+				Set("updated_at = ?", now).
+				Where("id = ?", id).Where("NOT deleted").
+				Returning("version").Scan(ctx, &marked)
 			if err != nil {
 				return fmt.Errorf("mark order %s deleted: %w", id, err)
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				err := insertHistory(ctx, tx, t, &history{OrderID: id, Version: v + 1, Type: SyncedType, OccurredAt: now,
+			if len(marked) == 1 {
+				err := insertHistory(ctx, tx, t, &history{OrderID: id, Version: marked[0], Type: SyncedType, OccurredAt: now,
 					Text: "Deleted: no longer in the database of record"})
 				if err != nil {
 					return err
