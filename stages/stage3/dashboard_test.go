@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -290,4 +291,72 @@ func (w *world) someOrders(t testing.TB, n int) []order.ID {
 // eventsOf is the change log's events of an order.
 func (w *world) eventsOf(ctx context.Context, id order.ID) ([]order.Event, error) {
 	return changelog.ForOrder(ctx, w.write, id)
+}
+
+// TestDashboardParksWhatItCannotApply makes the dashboard projection fail
+// for one order's events (a trigger refuses its customer): the dashboard
+// projector parks them in the error log after its retries while other
+// orders go on, and once the cause is gone a replay from the error log
+// puts the order on the dashboard.
+func TestDashboardParksWhatItCannotApply(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			w := newWorld(t, b)
+			poison, unpoison := []string{`CREATE TRIGGER dashboard_poison BEFORE INSERT ON dashboard_orders
+				WHEN NEW.customer = 'Poison' BEGIN SELECT RAISE(ABORT, 'poisoned for the test'); END`}, []string{"DROP TRIGGER dashboard_poison"}
+			if b.Name == "postgres" {
+				poison = []string{`CREATE FUNCTION dashboard_poison() RETURNS trigger AS $$
+					BEGIN IF NEW.customer = 'Poison' THEN RAISE EXCEPTION 'poisoned for the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+					`CREATE TRIGGER dashboard_poison BEFORE INSERT ON dashboard_orders FOR EACH ROW EXECUTE FUNCTION dashboard_poison()`}
+				unpoison = []string{"DROP TRIGGER dashboard_poison ON dashboard_orders", "DROP FUNCTION dashboard_poison()"}
+			}
+			for _, q := range poison {
+				if _, err := w.read.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			bad := w.place(t, w.s3, "Poison")
+			w.place(t, w.s3, "Fine")
+			w.waitProjected(t)
+			var parked []projection.ErrorEntry
+			deadline := time.Now().Add(time.Minute)
+			for len(parked) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the dashboard projector parked nothing")
+				}
+				time.Sleep(50 * time.Millisecond)
+				entries, err := w.s3.ErrorLog().List(ctx, projection.StatusParked)
+				if err != nil {
+					t.Fatal(err)
+				}
+				parked = entries
+			}
+			if len(parked) != 1 || parked[0].OrderID != bad || !strings.Contains(parked[0].Error, "poisoned for the test") {
+				t.Fatalf("parked %+v, want the poisoned order's event", parked)
+			}
+			if v, _ := projection.DashboardVersion(ctx, w.read, bad); v != 0 {
+				t.Fatalf("the poisoned order is on the dashboard at v%d", v)
+			}
+			// Other orders go on.
+			w.mu.Lock()
+			delete(w.versions, bad)
+			w.mu.Unlock()
+			w.waitDashboard(t)
+
+			for _, q := range unpoison {
+				if _, err := w.read.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			report, err := w.s3.ErrorLog().Replay(ctx, projection.ReplayAll, false)
+			if err != nil || report.Failed != 0 {
+				t.Fatalf("replay: %+v, %v", report, err)
+			}
+			if v, _ := projection.DashboardVersion(ctx, w.read, bad); v != 1 {
+				t.Fatalf("after the replay the poisoned order is on the dashboard at v%d, want v1", v)
+			}
+			sameDashboard(t, "dashboard after the replay", recordDashboard(t, w.write), mustDashboard(t, w))
+		})
+	}
 }
