@@ -35,7 +35,8 @@ CREATE TABLE dashboard_revenue (
 --bun:split
 
 -- Per customer, the orders that are not cancelled and what they add up to
--- in every currency together (cents, only to rank by), ranked by the index.
+-- in every currency together (cents, only to rank by), ranked by the index
+-- (names byte by byte, as the app ranks them: the C collation).
 CREATE TABLE dashboard_customers (
     customer TEXT PRIMARY KEY,
     orders   BIGINT NOT NULL,
@@ -44,7 +45,7 @@ CREATE TABLE dashboard_customers (
 
 --bun:split
 
-CREATE INDEX dashboard_customers_top ON dashboard_customers (orders DESC, cents DESC, customer);
+CREATE INDEX dashboard_customers_top ON dashboard_customers (orders DESC, cents DESC, customer COLLATE "C");
 
 --bun:split
 
