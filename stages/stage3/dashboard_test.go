@@ -64,7 +64,8 @@ func (w *world) waitDashboard(t testing.TB) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the dashboard lacks %d orders' latest versions, e.g. %s", behind, example)
+			entries, _ := w.s3.ErrorLog().List(ctx, "")
+			t.Fatalf("the dashboard lacks %d orders' latest versions, e.g. %s (error log: %+v)", behind, example, entries)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

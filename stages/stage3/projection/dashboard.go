@@ -117,6 +117,19 @@ func (r *dashOrder) addTo(t DashboardTables, d map[figureKey]figureDelta, sign i
 // figures by the difference, in tx. old is the row as read in tx (nil: none);
 // the write is made only if the row is still so, else errRaced.
 func setDashOrder(ctx context.Context, tx bun.IDB, t DashboardTables, old, next *dashOrder) error {
+	d := map[figureKey]figureDelta{}
+	if err := writeDashOrder(ctx, tx, t, old, next, d); err != nil {
+		return err
+	}
+	return addFigures(ctx, tx, t, d)
+}
+
+// writeDashOrder puts next in old's place, as setDashOrder does, and adds
+// the difference to d instead of the figures: a writer of many orders in
+// one transaction changes the figures once, last, so that on PostgreSQL it
+// takes the figures' row locks after the orders', in the order every
+// writer takes them (one order's row, then the figures).
+func writeDashOrder(ctx context.Context, tx bun.IDB, t DashboardTables, old, next *dashOrder, d map[figureKey]figureDelta) error {
 	var res sql.Result
 	var err error
 	if old == nil {
@@ -131,10 +144,9 @@ func setDashOrder(ctx context.Context, tx bun.IDB, t DashboardTables, old, next 
 	if n, _ := res.RowsAffected(); n != 1 {
 		return errRaced
 	}
-	d := map[figureKey]figureDelta{}
 	old.addTo(t, d, -1)
 	next.addTo(t, d, +1)
-	return addFigures(ctx, tx, t, d)
+	return nil
 }
 
 // addFigures adds d to the figures, one statement per table, rows in key

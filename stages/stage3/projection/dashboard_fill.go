@@ -280,6 +280,7 @@ func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t Dash
 			if err := q.Scan(ctx); err != nil {
 				return fmt.Errorf("read the dashboard's orders: %w", err)
 			}
+			delta := map[figureKey]figureDelta{}
 			have := make(map[order.ID]*dashOrder, len(stored))
 			for _, s := range stored {
 				have[s.ID] = s
@@ -291,7 +292,7 @@ func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t Dash
 				if cur != nil && (cur.Deleted || cur.Version >= r.Version) {
 					continue
 				}
-				if err := setDashOrder(ctx, tx, t, cur, r.row()); err != nil {
+				if err := writeDashOrder(ctx, tx, t, cur, r.row(), delta); err != nil {
 					return err
 				}
 			}
@@ -302,7 +303,7 @@ func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t Dash
 				}
 			}
 			if len(gone) == 0 {
-				return nil
+				return addFigures(ctx, tx, t, delta)
 			}
 			// An order placed after the batch was read is not gone: only
 			// one still absent now is.
@@ -317,11 +318,11 @@ func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t Dash
 				cur := have[id]
 				next := *cur
 				next.Version, next.Deleted = cur.Version+1, true
-				if err := setDashOrder(ctx, tx, t, cur, &next); err != nil {
+				if err := writeDashOrder(ctx, tx, t, cur, &next, delta); err != nil {
 					return err
 				}
 			}
-			return nil
+			return addFigures(ctx, tx, t, delta)
 		})
 		if errors.Is(err, errRaced) && attempt < 10 {
 			continue
