@@ -1,6 +1,7 @@
 package projection
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -209,27 +210,43 @@ func (r recordOrder) row() *dashOrder {
 // dashReconcileBatch is how many orders ReconcileDashboard reads at a time.
 const dashReconcileBatch = 1000
 
-// recordOrders reads the database of record's orders with IDs in (after,
-// upTo] (nil bounds are open), at most limit of them, in ID order.
-func recordOrders(ctx context.Context, write bun.IDB, after, upTo *order.ID, limit int) ([]recordOrder, error) {
-	var rows []recordOrder
-	q := write.NewSelect().TableExpr("orders AS o").
-		ColumnExpr("o.id, o.version, o.customer, o.currency, o.status").
-		ColumnExpr("(SELECT CAST(COALESCE(SUM(l.quantity * l.unit_price_cents), 0) AS BIGINT) FROM order_lines AS l WHERE l.order_id = o.id) AS total_cents").
-		OrderExpr("o.id")
+// recordVersion is an order's version in the database of record.
+type recordVersion struct {
+	ID      order.ID `bun:"id"`
+	Version int      `bun:"version"`
+}
+
+// recordVersions reads the version of the database of record's next limit
+// orders after after (from the start if nil), in ID order: what a sync
+// compares first, reading the orders themselves only where they differ.
+func recordVersions(ctx context.Context, write bun.IDB, after *order.ID, limit int) ([]recordVersion, error) {
+	var rows []recordVersion
+	q := write.NewSelect().TableExpr("orders AS o").ColumnExpr("o.id, o.version").OrderExpr("o.id").Limit(int64(limit))
 	if after != nil {
 		q = q.Where("o.id > ?", *after)
-	}
-	if upTo != nil {
-		q = q.Where("o.id <= ?", *upTo)
-	}
-	if limit > 0 {
-		q = q.Limit(int64(limit))
 	}
 	if err := q.Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("read orders for the dashboard: %w", err)
 	}
 	return rows, nil
+}
+
+// recordOrders reads the database of record's orders ids, with their
+// totals.
+func recordOrders(ctx context.Context, write bun.IDB, ids []order.ID) ([]recordOrder, error) {
+	var out []recordOrder
+	for part := range slices.Chunk(ids, foldBatch) {
+		var rows []recordOrder
+		err := write.NewSelect().TableExpr("orders AS o").
+			ColumnExpr("o.id, o.version, o.customer, o.currency, o.status").
+			ColumnExpr("(SELECT CAST(COALESCE(SUM(l.quantity * l.unit_price_cents), 0) AS BIGINT) FROM order_lines AS l WHERE l.order_id = o.id) AS total_cents").
+			Where("o.id IN (?)", bun.In(part)).Scan(ctx, &rows)
+		if err != nil {
+			return nil, fmt.Errorf("read orders for the dashboard: %w", err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
 }
 
 // ReconcileDashboard brings the dashboard's tables t up to the database of
@@ -244,7 +261,7 @@ func recordOrders(ctx context.Context, write bun.IDB, after, upTo *order.ID, lim
 func ReconcileDashboard(ctx context.Context, write bun.IDB, read *bun.DB, t DashboardTables) error {
 	var after *order.ID
 	for {
-		rows, err := recordOrders(ctx, write, after, nil, dashReconcileBatch)
+		rows, err := recordVersions(ctx, write, after, dashReconcileBatch)
 		if err != nil {
 			return err
 		}
@@ -264,9 +281,9 @@ func ReconcileDashboard(ctx context.Context, write bun.IDB, read *bun.DB, t Dash
 }
 
 // reconcileDashRange reconciles the dashboard's orders with IDs in (after,
-// upTo] with rows, the record's orders in that range; a batch that races
-// with the consumer is done again.
-func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t DashboardTables, rows []recordOrder, after, upTo *order.ID) error {
+// upTo] with rows, the record's orders' versions in that range; a batch
+// that races with the consumer is done again.
+func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t DashboardTables, rows []recordVersion, after, upTo *order.ID) error {
 	for attempt := 1; ; attempt++ {
 		err := read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			var stored []*dashOrder
@@ -286,8 +303,19 @@ func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t Dash
 				have[s.ID] = s
 			}
 			inRecord := make(map[order.ID]bool, len(rows))
+			var behind []order.ID
 			for _, r := range rows {
 				inRecord[r.ID] = true
+				if cur := have[r.ID]; cur == nil || (!cur.Deleted && cur.Version < r.Version) {
+					behind = append(behind, r.ID)
+				}
+			}
+			changed, err := recordOrders(ctx, write, behind)
+			if err != nil {
+				return err
+			}
+			slices.SortFunc(changed, func(a, b recordOrder) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+			for _, r := range changed {
 				cur := have[r.ID]
 				if cur != nil && (cur.Deleted || cur.Version >= r.Version) {
 					continue
