@@ -339,13 +339,20 @@ func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t Dash
 			if err := write.NewSelect().TableExpr("orders").Column("id").Where("id IN (?)", bun.In(gone)).Scan(ctx, &present); err != nil {
 				return fmt.Errorf("recheck orders: %w", err)
 			}
+			// A tombstone at the version of the order's last event, if the
+			// change log has it (its deletion, still on its way to the
+			// dashboard projector), else one above the stored version.
+			logged, err := loggedVersions(ctx, write, gone)
+			if err != nil {
+				return err
+			}
 			for _, id := range gone {
 				if slices.Contains(present, id) {
 					continue
 				}
 				cur := have[id]
 				next := *cur
-				next.Version, next.Deleted = cur.Version+1, true
+				next.Version, next.Deleted = max(cur.Version+1, logged[id]), true
 				if err := writeDashOrder(ctx, tx, t, cur, &next, delta); err != nil {
 					return err
 				}

@@ -8,12 +8,14 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
+	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -203,5 +205,51 @@ func TestSearchUsesTheTrigramIndex(t *testing.T) {
 		check("after a swap")
 		applyAll(t, read, projection.Live, life(t, 3, 33))
 		check("after more events")
+	})
+}
+
+// TestDashboardSyncTombstoneAtTheLoggedDeletion syncs the dashboard with
+// the database of record while the dashboard has an order at v1 that the
+// record no longer has and whose deletion (v3) is in the change log, still
+// on its way: the tombstone is at v3, so the deletion arrives a duplicate
+// and the order's version is the one its last command acknowledged.
+func TestDashboardSyncTombstoneAtTheLoggedDeletion(t *testing.T) {
+	backends(t, func(t *testing.T, b sqltest.Backend) {
+		ctx := context.Background()
+		write, read := openWrite(t, b), openRead(t, b)
+		o, placed, err := order.Place(order.PlaceOrder{ID: order.NewID(), Customer: "Gone", Address: "1 High Street", Currency: "USD",
+			Lines: []order.Line{{SKU: "A", Name: "Apple", Quantity: 1, UnitPriceCents: 100}}}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancelled, err := o.Cancel(order.CancelOrder{ID: o.ID}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted, err := o.Delete(order.DeleteOrder{ID: o.ID}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := []order.Event{placed, cancelled, deleted}
+		if err := changelog.Append(ctx, write, events); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := projection.ApplyDashboard(ctx, read, projection.DashboardLive, placed); err != nil {
+			t.Fatal(err)
+		}
+		if err := projection.ReconcileDashboard(ctx, write, read, projection.DashboardLive); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := projection.DashboardVersion(ctx, read, o.ID); err != nil || v != 3 {
+			t.Fatalf("tombstone at v%d (%v), want v3", v, err)
+		}
+		for _, e := range events[1:] {
+			if out, err := projection.ApplyDashboard(ctx, read, projection.DashboardLive, e); err != nil || out != projection.OutcomeDuplicate {
+				t.Fatalf("%s after the sync: %v, %v", e.Type, out, err)
+			}
+		}
+		if d, err := projection.NewReadModel(read).Dashboard(ctx); err != nil || d.Orders != 0 || len(d.TopCustomers) != 0 {
+			t.Fatalf("a deleted order on the dashboard: %+v, %v", d, err)
+		}
 	})
 }
