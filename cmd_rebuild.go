@@ -27,6 +27,7 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "Rebuilds stage 3's read database from the database of record, into a shadow copy swapped in when caught up.")
 		fs.PrintDefaults()
 	}
+	projection := fs.String("projection", "all", "which projection to rebuild: all, or dashboard alone (replayed from the change log)")
 	commonFlags(fs, &cfg)
 	words, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -34,6 +35,10 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if err := noWords(fs, words); err != nil {
 		return err
+	}
+	if *projection != "all" && *projection != "dashboard" {
+		fs.Usage()
+		return fmt.Errorf("--projection must be all or dashboard, not %q", *projection)
 	}
 	write, err := app.OpenWrite(ctx, cfg)
 	if err != nil {
@@ -46,6 +51,9 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer read.Close()
 
+	if *projection == "dashboard" {
+		return rebuildDashboard(ctx, write, read, stdout)
+	}
 	bar := newProgressBar(stdout)
 	var last rebuild.Progress
 	err = rebuild.Rebuild(ctx, write, read, nil, func(p rebuild.Progress) {

@@ -87,20 +87,38 @@ func BenchmarkAtScale(b *testing.B) {
 	}
 }
 
-// staircaseBinary is STAIRCASE_BENCH_BIN, or a binary built for the run.
+// staircaseBinary is STAIRCASE_BENCH_BIN, or a binary built once for the
+// run.
 func staircaseBinary(b *testing.B) string {
 	b.Helper()
 	if bin := os.Getenv("STAIRCASE_BENCH_BIN"); bin != "" {
 		return bin
 	}
-	bin := filepath.Join(b.TempDir(), "staircase")
-	build := exec.Command("go", "build", "-o", bin, "../..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build staircase: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "staircase-bench-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "staircase")
+		build := exec.Command("go", "build", "-o", binPath, "../..")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build staircase: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
 	}
-	return bin
+	return binPath
 }
+
+// The binary staircaseBinary built, shared by the benchmarks of a run.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
 
 // emptyChangeLog removes every event from the change log, leaving the
 // orders: the database of record as stages 0–2 would have left it.

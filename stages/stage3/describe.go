@@ -10,6 +10,7 @@ const (
 	FlowWrite       = "write"        // the write model saves to the write database
 	FlowRelay       = "relay"        // the relay publishes the change log
 	FlowProject     = "project"      // the projector applies events to the read database
+	FlowDashboard   = "dashboard"    // the dashboard projector, a second consumer, keeps the dashboard's figures
 )
 
 // Describe is stage 3 as the architecture page, the stage switcher and the
@@ -22,7 +23,8 @@ func Describe() stageview.Description {
 		"modify-api": cmd, "retrieve-api": qry, "write-model": cmd, "read-model": qry, "write-db": both,
 		"command-bus": {FlowCommandBus}, "command-handler": {FlowCommandBus},
 		"read-db": {stageview.FlowQuery, FlowProject}, "outbox-relay": {FlowRelay},
-		"event-bus": {FlowRelay, FlowProject}, "projector": {FlowProject},
+		"event-bus": {FlowRelay, FlowProject, FlowDashboard}, "projector": {FlowProject},
+		"dashboard-projector": {FlowDashboard},
 	})
 	left, middle, right := stageview.Left, stageview.Middle, stageview.Right
 	browser := b.Box("browser", "ui", stageview.Full, 0, "Browser / UI", "orders, dashboard, forms (htmx)")
@@ -66,6 +68,11 @@ func Describe() stageview.Description {
 	b.Flows = []string{FlowProject}
 	b.Across("event", stageview.MidY(events), events, proj, "events", false)
 	b.Up("event", right.Mid(), proj, rdb, "upsert by version")
+	// The bus fans out: a second durable consumer keeps the dashboard.
+	b.Flows = []string{FlowDashboard}
+	dash := b.Box("dashboard-projector", "worker", middle, 4, "Dashboard projector", "2nd consumer: figures ± delta")
+	b.Up("event", middle.Mid(), events, dash, "")
+	b.Across("event", stageview.MidY(dash), dash, rdb, "", false)
 	b.Flows = nil
 
 	sync := stageview.Flow{When: []string{stageview.Commands}, Unless: []string{FigureCommandsAccepted}}
@@ -85,7 +92,8 @@ func Describe() stageview.Description {
 			"--command-bus=async through a command bus (NATS JetStream) and a command handler. The write model saves the order " +
 			"and appends its events to a change log in the write database in the same transaction. An outbox relay forwards " +
 			"the change log to the event bus (NATS JetStream); a projector applies the events, in version order, to denormalized " +
-			"tables in the read database. Queries from the retrieve API read only the read database, through the read model."),
+			"tables in the read database, and a second consumer of the same events, the dashboard projector, keeps the dashboard's " +
+			"figures there by deltas. Queries from the retrieve API read only the read database, through the read model."),
 		Flows: []stageview.Flow{
 			{Name: stageview.FlowCommand, Words: "commands", When: []string{stageview.Commands}},
 			{Name: stageview.FlowQuery, Words: "queries", When: []string{stageview.Queries}},
@@ -95,6 +103,7 @@ func Describe() stageview.Description {
 			{Name: FlowWrite, When: []string{FigureCommandsApplied}},
 			{Name: FlowRelay, Words: "events published", When: []string{FigureEventsPublished}},
 			{Name: FlowProject, Words: "events projected", When: []string{FigureEventsApplied, FigureEventsDuplicate}},
+			{Name: FlowDashboard, Words: "dashboard updated", When: []string{FigureDashboardApplied, FigureDashboardDuplicate}},
 		},
 		Actions:           []stageview.Action{stageview.ErrorLog, stageview.Rebuild},
 		KeepsCancelReason: true,

@@ -62,7 +62,7 @@ func (s *Stage) Events(ctx context.Context, q stageview.EventQuery) (stageview.E
 	}
 	have, parked := map[order.ID]int{}, map[string]string{}
 	if len(listed) > 0 {
-		if have, err = readVersions(ctx, s.cfg.Read, ids); err != nil {
+		if have, err = readVersions(ctx, s.cfg.Read, "", ids); err != nil {
 			return stageview.EventPage{}, err
 		}
 		if parked, err = errorLogStatuses(ctx, s.cfg.Read, eventIDs); err != nil {

@@ -29,6 +29,11 @@ const (
 	FigureParkedNow        = "events-parked-now"
 	FigureHeldNow          = "events-held-now"
 	FigureGapRetries       = "gap-retries"
+	// The dashboard projector's: the second consumer of the event bus.
+	FigureDashboardApplied   = "dashboard-applied"
+	FigureDashboardDuplicate = "dashboard-duplicate"
+	FigureDashboardBacklog   = "dashboard-backlog"
+	FigureDashboardLag       = "dashboard-lag"
 	// TotalCommandsRejected is a count no figure shows on its own (the
 	// applied commands' detail does) but the command bus's flow watches.
 	TotalCommandsRejected = "commands-rejected"
@@ -62,6 +67,19 @@ type Counts struct {
 	// Holding is what the workshop controls hold back now (all off
 	// without them).
 	Holding workshop.State
+	// Dashboard is what the dashboard projector, the event bus's second
+	// consumer, did and how far behind it is.
+	Dashboard DashboardCounts
+}
+
+// DashboardCounts are the dashboard projector's figures: events applied
+// and ignored as duplicates, its lag now (the age of the oldest event the
+// dashboard lacks, when known) and its consumer's backlog on the bus.
+type DashboardCounts struct {
+	Applied, Duplicate float64
+	Behind             float64
+	BehindKnown        bool
+	Backlog            Backlog
 }
 
 // Backlog is a topic's backlog, if known.
@@ -81,9 +99,10 @@ func (s *Stage) Figures(ctx context.Context) stageview.Figures {
 		LastLag: m.lastLag.Value(), Newest: m.newest.Value(),
 	}
 	c.Behind, c.BehindKnown = s.lagNow(ctx)
-	pending := backlog(ctx, s.cfg.NATS, s.consumers())
-	c.EventsBacklog.Messages, c.EventsBacklog.Known = pending[s.topics.events]
-	c.CommandsBacklog.Messages, c.CommandsBacklog.Known = pending[s.topics.commands]
+	pending := backlog(ctx, s.cfg.NATS, append(s.consumers(), s.dashboard.consumer()))
+	c.EventsBacklog.Messages, c.EventsBacklog.Known = pending[s.cfg.Namespace+messaging.ProjectorGroup]
+	c.CommandsBacklog.Messages, c.CommandsBacklog.Known = pending[s.cfg.Namespace+messaging.CommandHandlerGroup]
+	c.Dashboard = s.dashboardCounts(ctx, pending)
 	c.ParkedNow, c.HeldNow = errorLogNow(ctx, s.cfg.Read)
 	if n, _, err := s.unpublished(ctx); err == nil {
 		c.Unpublished = Backlog{Messages: float64(n), Known: true}
@@ -158,7 +177,7 @@ func (c Counts) Figures() stageview.Figures {
 	}}
 
 	return stageview.Figures{
-		Groups:  []stageview.Group{commandBus, eventBus, readSide, errorLog},
+		Groups:  []stageview.Group{commandBus, eventBus, readSide, c.Dashboard.group(), errorLog},
 		Totals:  map[string]float64{TotalCommandsRejected: c.Rejected},
 		Waiting: c.waiting(),
 	}

@@ -102,6 +102,9 @@ func (m stageMetrics) outcome(o projection.Outcome, e order.Event) {
 type lagTracker struct {
 	mu  sync.Mutex
 	pos changelog.Position
+	// table is the read table whose versions it compares with (id,
+	// version): the order rows' if empty.
+	table string
 }
 
 // lagBatch is how many events a lag check reads at a time, and lagScan how
@@ -135,7 +138,7 @@ func (t *lagTracker) oldest(ctx context.Context, write, read *bun.DB) (at time.T
 		for _, e := range entries {
 			ids = append(ids, e.Event.OrderID)
 		}
-		have, err := readVersions(ctx, read, ids)
+		have, err := readVersions(ctx, read, t.table, ids)
 		if err != nil {
 			return time.Time{}, false, false, err
 		}
@@ -173,7 +176,7 @@ func (t *lagTracker) committedAfter(ctx context.Context, write, read *bun.DB) (t
 	for _, r := range rows {
 		ids = append(ids, r.OrderID)
 	}
-	have, err := readVersions(ctx, read, ids)
+	have, err := readVersions(ctx, read, t.table, ids)
 	if err != nil {
 		return time.Time{}, false, false, err
 	}
@@ -186,13 +189,17 @@ func (t *lagTracker) committedAfter(ctx context.Context, write, read *bun.DB) (t
 	return oldest, !oldest.IsZero(), true, nil
 }
 
-// readVersions returns the read side's version of each of ids it has.
-func readVersions(ctx context.Context, read *bun.DB, ids []order.ID) (map[order.ID]int, error) {
+// readVersions returns the read side's version of each of ids it has, in
+// table (the order rows if empty).
+func readVersions(ctx context.Context, read *bun.DB, table string, ids []order.ID) (map[order.ID]int, error) {
 	var rows []struct {
 		ID      order.ID `bun:"id"`
 		Version int      `bun:"version"`
 	}
-	if err := read.NewSelect().TableExpr("? AS v", bun.Ident(projection.Live.Orders)).ColumnExpr("v.id, v.version").
+	if table == "" {
+		table = projection.Live.Orders
+	}
+	if err := read.NewSelect().TableExpr("? AS v", bun.Ident(table)).ColumnExpr("v.id, v.version").
 		Where("v.id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("read versions: %w", err)
 	}
@@ -268,8 +275,9 @@ func (s *Stage) consumers() []busConsumer {
 }
 
 // backlog asks the bus how many messages of each consumer's topic its
-// durable consumer has not been delivered yet, by topic; a topic the bus
-// does not answer for (within a short timeout) is left out.
+// durable consumer has not been delivered yet, by consumer group; a
+// consumer the bus does not answer for (within a short timeout) is left
+// out.
 func backlog(ctx context.Context, nc *nats.Conn, consumers []busConsumer) map[string]float64 {
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -284,7 +292,7 @@ func backlog(ctx context.Context, nc *nats.Conn, consumers []busConsumer) map[st
 		if err != nil {
 			continue
 		}
-		out[c.topic] = float64(con.CachedInfo().NumPending)
+		out[c.group] = float64(con.CachedInfo().NumPending)
 	}
 	return out
 }
@@ -299,7 +307,7 @@ func registerBacklog(reg *metrics.Registry, nc *nats.Conn, consumers []busConsum
 			pending := backlog(ctx, nc, consumers)
 			var out []metrics.Sample
 			for _, c := range consumers {
-				if n, ok := pending[c.topic]; ok {
+				if n, ok := pending[c.group]; ok {
 					out = append(out, metrics.Sample{Labels: []string{c.topic}, Value: n})
 				}
 			}

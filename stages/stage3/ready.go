@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/staircase/staircase/internal/messaging"
 	"github.com/staircase/staircase/internal/sqlstore"
 	"github.com/staircase/staircase/internal/stageview"
 	"github.com/staircase/staircase/stages/stage3/changelog"
@@ -73,7 +74,7 @@ func (s *Stage) Readiness(ctx context.Context) stageview.Readiness {
 	}
 
 	projector := stageview.Component{Key: "projector", Name: "projector", State: stageview.Up}
-	if pending, ok := backlog(ctx, s.cfg.NATS, s.consumers())[s.topics.events]; ok {
+	if pending, ok := backlog(ctx, s.cfg.NATS, s.consumers())[s.cfg.Namespace+messaging.ProjectorGroup]; ok {
 		projector.Backlog = &pending
 	}
 	if read.State == stageview.Up && write.State == stageview.Up {

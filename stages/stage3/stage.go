@@ -97,6 +97,8 @@ type Stage struct {
 	workshop *workshop.Controls
 	// history is the lag graph's samples (laghistory.go).
 	history *lagHistory
+	// dashboard is the event bus's second consumer (dashboard.go).
+	dashboard *DashboardProjector
 
 	// changed is told of the orders whose read side changed (changes.go).
 	changed atomic.Pointer[func(order.ID)]
@@ -202,6 +204,10 @@ func New(cfg Config) (*Stage, error) {
 	if s.router, err = s.projector.router(s.workshopEvents(s.sub), s.topics.events, s.workshopHolding(holding), logger); err != nil {
 		return nil, err
 	}
+	// The dashboard projection, on a consumer of its own (dashboard.go).
+	if err := s.addDashboard(subCfg); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -279,7 +285,7 @@ func (s *Stage) Close() error {
 		err = errors.Join(err, s.bus.Close())
 	}
 	s.wg.Wait()
-	return errors.Join(err, s.pub.Close(), s.sub.Close())
+	return errors.Join(err, s.pub.Close(), s.sub.Close(), s.dashboard.sub.Close())
 }
 
 // Routes mounts the modify API and the retrieve API, stage 2's, and the
@@ -302,5 +308,8 @@ func (s *Stage) CommandStatus(ctx context.Context, commandID string) (commandbus
 // database far behind (new, dropped, restored) is rebuilt instead, the way
 // Rebuild does it (rebuild.Enter).
 func (s *Stage) Enter(ctx context.Context, progress func(done, total int64)) error {
-	return rebuild.Enter(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, s.cfg.Logger, progress)
+	if err := rebuild.Enter(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, s.cfg.Logger, progress); err != nil {
+		return err
+	}
+	return s.enterDashboard(ctx)
 }

@@ -158,7 +158,11 @@ func (l *Log) replayEvents(ctx context.Context, id int64, dryRun bool) (projecti
 		l.lock.Lock()
 		defer l.lock.Unlock()
 	}
-	return projection.Replay(ctx, l.read, projection.Live, l.decoder(), id, dryRun)
+	report, err := projection.Replay(ctx, l.read, projection.Live, l.decoder(), id, dryRun)
+	if err != nil || dryRun {
+		return report, err
+	}
+	return report, l.onDashboard(ctx, report)
 }
 
 // requeueCommand replays a command entry: it sends the command to the
@@ -210,6 +214,9 @@ func (l *Log) Discard(ctx context.Context, id int64) (projection.ReplayReport, e
 	if l.write != nil {
 		if err := projection.ReconcileOrder(ctx, l.write, l.read, projection.Live, e.OrderID); err != nil {
 			return projection.ReplayReport{}, fmt.Errorf("sync order %s after discarding entry %d: %w", e.OrderID, id, err)
+		}
+		if err := projection.SyncDashboardOrder(ctx, l.write, l.read, e.OrderID, e.OrderVersion); err != nil {
+			return projection.ReplayReport{}, fmt.Errorf("sync the dashboard's order %s after discarding entry %d: %w", e.OrderID, id, err)
 		}
 	}
 	next, found, err := projection.Waiting(ctx, l.read, e.OrderID)

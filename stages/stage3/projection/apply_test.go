@@ -56,6 +56,9 @@ func TestReadModelAnswersAsStage2Does(t *testing.T) {
 		mustAck(t)(h.DeleteOrder(ctx, order.DeleteOrder{ID: ids[4]}))
 
 		applyAll(t, read, projection.Live, events)
+		if err := deliverDashboardMessily(read, events, 7); err != nil {
+			t.Fatal(err)
+		}
 		want, got := newRecordModel(write), projection.NewReadModel(read)
 
 		t.Run("summaries_page_by_page", func(t *testing.T) {

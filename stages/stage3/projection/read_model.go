@@ -37,7 +37,7 @@ func (m *ReadModel) OrderSummaries(ctx context.Context, q order.SummaryQuery) (o
 		Where("NOT v.deleted").
 		OrderExpr("v.created_at DESC, v.id DESC").
 		Limit(int64(q.Limit + 1))
-	if err := filter(sel, "v", q).Scan(ctx, &rows); err != nil {
+	if err := filter(sel, "v", m.t, q).Scan(ctx, &rows); err != nil {
 		return order.SummaryPage{}, fmt.Errorf("list order summaries: %w", err)
 	}
 	return order.Page(rows, q.Limit, order.ReadModel), nil
@@ -70,43 +70,6 @@ func (m *ReadModel) OrderDetail(ctx context.Context, id order.ID) (order.Detail,
 		for i, h := range rows {
 			d.History[i] = order.HistoryEntry{Version: h.Version, Type: h.Type, At: h.OccurredAt.UTC(), Text: h.Text}
 		}
-		return nil
-	})
-	return d, err
-}
-
-// Dashboard returns the count of orders per status, the revenue per
-// currency of the orders that are not cancelled, and the top customers.
-func (m *ReadModel) Dashboard(ctx context.Context) (order.Dashboard, error) {
-	d := order.Dashboard{Counts: map[order.Status]int{}, Revenue: order.Money{}, Source: order.ReadModel}
-	err := m.db.RunInTx(ctx, &sql.TxOptions{ReadOnly: true}, func(ctx context.Context, tx bun.Tx) error {
-		var counts []struct {
-			Status order.Status `bun:"status"`
-			Orders int          `bun:"orders"`
-		}
-		err := tx.NewSelect().TableExpr("? AS v", bun.Ident(m.t.Orders)).
-			ColumnExpr("v.status, COUNT(*) AS orders").
-			Where("NOT v.deleted").
-			Group("v.status").
-			Scan(ctx, &counts)
-		if err != nil {
-			return fmt.Errorf("count orders: %w", err)
-		}
-		for _, c := range counts {
-			d.Counts[c.Status] = c.Orders
-			d.Orders += c.Orders
-		}
-		var sums []order.CustomerSum
-		err = tx.NewSelect().TableExpr("? AS v", bun.Ident(m.t.Orders)).
-			ColumnExpr("v.customer, v.currency, COUNT(*) AS orders, CAST(COALESCE(SUM(v.total_cents), 0) AS BIGINT) AS cents").
-			Where("NOT v.deleted").
-			Where("v.status <> ?", order.Cancelled).
-			GroupExpr("v.customer, v.currency").
-			Scan(ctx, &sums)
-		if err != nil {
-			return fmt.Errorf("sum revenue: %w", err)
-		}
-		d.Revenue, d.TopCustomers = order.Rank(sums)
 		return nil
 	})
 	return d, err

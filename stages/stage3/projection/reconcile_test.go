@@ -44,6 +44,9 @@ func TestReconcileCopiesTheDatabaseOfRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if err := projection.ReconcileDashboard(ctx, write, read, projection.DashboardLive); err != nil {
+				t.Fatal(err)
+			}
 			return calls
 		}
 		reconcile()

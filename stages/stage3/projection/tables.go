@@ -11,23 +11,32 @@ import (
 	"github.com/staircase/staircase/internal/sqlstore"
 )
 
-// Tables names the pair of read tables a projection writes: the order rows
-// and their history.
+// Tables names the read tables a projection writes: the order rows and
+// their history, and on SQLite the order rows' search index (an FTS5 table
+// that triggers on the order rows keep; on PostgreSQL the index is on the
+// order rows themselves).
 type Tables struct {
 	Orders  string
 	History string
+	Search  string
 }
 
 // Live is the tables the read model answers from, made by the read side's
 // migrations.
-var Live = Tables{Orders: "order_views", History: "order_history"}
+var Live = Tables{Orders: "order_views", History: "order_history", Search: "order_views_search"}
 
 // Shadow is where a rebuild fills a fresh copy of the read tables while the
 // live ones go on serving; SwapShadow puts it in their place.
-var Shadow = Tables{Orders: "order_views_shadow", History: "order_history_shadow"}
+var Shadow = Tables{Orders: "order_views_shadow", History: "order_history_shadow", Search: "order_views_shadow_search"}
 
-func (t Tables) pairs() [][2]string {
-	return [][2]string{{Live.Orders, t.Orders}, {Live.History, t.History}}
+// pairs are the live tables and t's, for db's dialect: the search index is
+// a table of its own only on SQLite.
+func (t Tables) pairs(db bun.IDB) [][2]string {
+	p := [][2]string{{Live.Orders, t.Orders}, {Live.History, t.History}}
+	if sqlstore.DialectName(db) != sqlstore.Postgres {
+		p = append(p, [2]string{Live.Search, t.Search})
+	}
+	return p
 }
 
 // CreateShadow drops the shadow tables if they exist and makes them empty,
@@ -37,7 +46,7 @@ func (t Tables) pairs() [][2]string {
 // so that SwapShadow can turn them back.
 func CreateShadow(ctx context.Context, db *bun.DB) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		for _, p := range Shadow.pairs() {
+		for _, p := range Shadow.pairs(tx) {
 			live, shadow := p[0], p[1]
 			if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+quote(shadow)); err != nil {
 				return fmt.Errorf("drop %s: %w", shadow, err)
@@ -62,7 +71,7 @@ func CreateShadow(ctx context.Context, db *bun.DB) error {
 // Readers see either the old tables or the new ones, never neither.
 func SwapShadow(ctx context.Context, db *bun.DB) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		for _, p := range Shadow.pairs() {
+		for _, p := range Shadow.pairs(tx) {
 			live, shadow := p[0], p[1]
 			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quote(live)); err != nil {
 				return fmt.Errorf("drop %s: %w", live, err)
@@ -177,12 +186,14 @@ func renameIndexes(ctx context.Context, tx bun.Tx, table, from, to string) error
 		return nil
 	}
 	// SQLite renames a table's automatic indexes with it but cannot rename
-	// an index: drop each named one and create it again under the new name.
+	// an index or a trigger (the search index's): drop each named one and
+	// create it again under the new name.
 	var defs []struct {
+		Type string `bun:"type"`
 		Name string `bun:"name"`
 		SQL  string `bun:"sql"`
 	}
-	err := tx.NewRaw("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", table).
+	err := tx.NewRaw("SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name = ? AND sql IS NOT NULL", table).
 		Scan(ctx, &defs)
 	if err != nil {
 		return err
@@ -192,7 +203,7 @@ func renameIndexes(ctx context.Context, tx bun.Tx, table, from, to string) error
 		if want == d.Name {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "DROP INDEX "+quote(d.Name)); err != nil {
+		if _, err := tx.ExecContext(ctx, "DROP "+strings.ToUpper(d.Type)+" "+quote(d.Name)); err != nil {
 			return err
 		}
 		at := strings.Index(d.SQL, d.Name)

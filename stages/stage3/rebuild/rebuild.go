@@ -182,6 +182,9 @@ func rebuild(ctx context.Context, write, read *bun.DB, lock sync.Locker, progres
 	if err := projection.Reconcile(ctx, write, read, projection.Live, nil); err != nil {
 		return fmt.Errorf("sync the read tables after the swap: %w", err)
 	}
+	if _, err := RebuildDashboard(ctx, write, read, lock, nil); err != nil {
+		return fmt.Errorf("rebuild the dashboard: %w", err)
+	}
 	r.p.Phase, r.p.Done, r.p.Total = PhaseDone, r.p.Events, r.p.Events
 	r.report(true)
 	return nil

@@ -1,0 +1,452 @@
+package projection
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/uptrace/bun"
+
+	"github.com/staircase/staircase/internal/order"
+	"github.com/staircase/staircase/internal/sqlstore"
+)
+
+// DashboardFold applies events to the dashboard's order rows in memory,
+// with ApplyDashboard's rules, and writes the rows they end with in bulk:
+// how a rebuild, the only writer of its shadow tables, replays a chunk of
+// the change log. It leaves the figures alone: RecountDashboard adds them
+// up from the order rows once the rows are all there.
+type DashboardFold struct {
+	t      DashboardTables
+	orders map[order.ID]*dashFolded
+}
+
+type dashFolded struct {
+	row     *dashOrder
+	changed bool
+}
+
+// NewDashboardFold returns an empty fold into tables t.
+func NewDashboardFold(t DashboardTables) *DashboardFold {
+	return &DashboardFold{t: t, orders: map[order.ID]*dashFolded{}}
+}
+
+// Load reads the stored rows of the orders ids that the fold does not hold
+// yet. Apply treats an order not loaded as absent.
+func (f *DashboardFold) Load(ctx context.Context, db bun.IDB, ids []order.ID) error {
+	var missing []order.ID
+	seen := map[order.ID]bool{}
+	for _, id := range ids {
+		if _, ok := f.orders[id]; !ok && !seen[id] {
+			seen[id] = true
+			missing = append(missing, id)
+		}
+	}
+	for part := range slices.Chunk(missing, foldBatch) {
+		var rows []*dashOrder
+		if err := db.NewSelect().Model(&rows).ModelTableExpr("? AS d", bun.Ident(f.t.Orders)).
+			Where("d.id IN (?)", bun.In(part)).Scan(ctx); err != nil {
+			return fmt.Errorf("read %d of the dashboard's orders: %w", len(part), err)
+		}
+		for _, r := range rows {
+			f.orders[r.ID] = &dashFolded{row: r}
+		}
+	}
+	return nil
+}
+
+// Apply folds e into its order's row in memory: a duplicate changes
+// nothing, the next version is applied, a later one fails with ErrGap and
+// one the order's rules refuse with ErrRefused.
+func (f *DashboardFold) Apply(e order.Event) (Outcome, error) {
+	if e.OrderVersion < 1 {
+		return 0, fmt.Errorf("%w: event %s of order %s has no version", ErrRefused, e.Type, e.OrderID)
+	}
+	cur := f.orders[e.OrderID]
+	var row *dashOrder
+	stored := 0
+	if cur != nil {
+		if cur.row.Deleted {
+			return OutcomeDuplicate, nil
+		}
+		row, stored = cur.row, cur.row.Version
+	}
+	switch {
+	case e.OrderVersion <= stored:
+		return OutcomeDuplicate, nil
+	case e.OrderVersion > stored+1:
+		return 0, fmt.Errorf("%w: %s v%d of order %s arrived while the dashboard is at v%d", ErrGap, e.Type, e.OrderVersion, e.OrderID, stored)
+	}
+	next, err := row.next(e)
+	if err != nil {
+		return 0, err
+	}
+	f.orders[e.OrderID] = &dashFolded{row: next, changed: true}
+	return OutcomeApplied, nil
+}
+
+// Flush writes the rows the fold changed and empties the fold.
+func (f *DashboardFold) Flush(ctx context.Context, db bun.IDB) error {
+	rows := make([]*dashOrder, 0, len(f.orders))
+	for _, c := range f.orders {
+		if c.changed {
+			rows = append(rows, c.row)
+		}
+	}
+	for part := range slices.Chunk(rows, 2*foldBatch) {
+		q := db.NewInsert().Model(&part).ModelTableExpr("?", bun.Ident(f.t.Orders)).On("CONFLICT (id) DO UPDATE")
+		for _, col := range []string{"version", "customer", "currency", "status", "total_cents", "deleted"} {
+			q = q.Set("? = EXCLUDED.?", bun.Ident(col), bun.Ident(col))
+		}
+		if _, err := q.Exec(ctx); err != nil {
+			return fmt.Errorf("write %d of the dashboard's orders: %w", len(part), err)
+		}
+	}
+	clear(f.orders)
+	return nil
+}
+
+// RecountDashboard sets the figures of tables t from their order rows, in
+// one transaction: for a shadow copy filled by a fold, which has no other
+// writer.
+func RecountDashboard(ctx context.Context, db *bun.DB, t DashboardTables) error {
+	o := quote(t.Orders)
+	live := " FROM " + o + " WHERE NOT deleted"
+	paying := live + " AND status <> '" + string(order.Cancelled) + "'"
+	sum := "CAST(COALESCE(SUM(total_cents), 0) AS BIGINT)"
+	stmts := []string{
+		"INSERT INTO " + quote(t.Statuses) + " (status, orders) SELECT status, COUNT(*)" + live + " GROUP BY status",
+		"INSERT INTO " + quote(t.Revenue) + " (currency, orders, cents) SELECT currency, COUNT(*), " + sum + paying + " GROUP BY currency",
+		"INSERT INTO " + quote(t.Customers) + " (customer, orders, cents) SELECT customer, COUNT(*), " + sum + paying + " GROUP BY customer",
+		"INSERT INTO " + quote(t.CustomerRevenue) + " (customer, currency, orders, cents) SELECT customer, currency, COUNT(*), " + sum + paying + " GROUP BY customer, currency",
+	}
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		for _, table := range []string{t.Statuses, t.Revenue, t.Customers, t.CustomerRevenue} {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+quote(table)); err != nil {
+				return fmt.Errorf("empty %s: %w", table, err)
+			}
+		}
+		for _, s := range stmts {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("recount the dashboard: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// CreateDashboardShadow drops the dashboard's shadow tables if they exist
+// and makes them empty, exactly like the live ones, as CreateShadow does
+// for the order rows.
+func CreateDashboardShadow(ctx context.Context, db *bun.DB) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		live, shadow := DashboardLive.list(), DashboardShadow.list()
+		for i := range live {
+			if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+quote(shadow[i])); err != nil {
+				return fmt.Errorf("drop %s: %w", shadow[i], err)
+			}
+			var err error
+			if sqlstore.DialectName(tx) == sqlstore.Postgres {
+				err = copyTablePostgres(ctx, tx, live[i], shadow[i])
+			} else {
+				err = copyTableSQLite(ctx, tx, live[i], shadow[i])
+			}
+			if err != nil {
+				return fmt.Errorf("create %s like %s: %w", shadow[i], live[i], err)
+			}
+		}
+		return nil
+	})
+}
+
+// SwapDashboardShadow puts the dashboard's shadow tables in the place of
+// the live ones in one transaction, as SwapShadow does for the order rows.
+func SwapDashboardShadow(ctx context.Context, db *bun.DB) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		live, shadow := DashboardLive.list(), DashboardShadow.list()
+		for i := range live {
+			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quote(live[i])); err != nil {
+				return fmt.Errorf("drop %s: %w", live[i], err)
+			}
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+quote(shadow[i])+" RENAME TO "+quote(live[i])); err != nil {
+				return fmt.Errorf("rename %s to %s: %w", shadow[i], live[i], err)
+			}
+			if err := renameIndexes(ctx, tx, live[i], shadow[i], live[i]); err != nil {
+				return fmt.Errorf("rename indexes of %s: %w", live[i], err)
+			}
+		}
+		return nil
+	})
+}
+
+// DashboardEmpty tells whether the dashboard has no order at all: a new or
+// dropped dashboard, which a rebuild fills faster than a sync.
+func DashboardEmpty(ctx context.Context, read bun.IDB) (bool, error) {
+	some, err := read.NewSelect().TableExpr("?", bun.Ident(DashboardLive.Orders)).Exists(ctx)
+	if err != nil {
+		return false, fmt.Errorf("look at the dashboard: %w", err)
+	}
+	return !some, nil
+}
+
+// recordOrder is what the dashboard needs of an order of the database of
+// record.
+type recordOrder struct {
+	ID         order.ID     `bun:"id"`
+	Version    int          `bun:"version"`
+	Customer   string       `bun:"customer"`
+	Currency   string       `bun:"currency"`
+	Status     order.Status `bun:"status"`
+	TotalCents int64        `bun:"total_cents"`
+}
+
+func (r recordOrder) row() *dashOrder {
+	return &dashOrder{ID: r.ID, Version: r.Version, Customer: r.Customer, Currency: r.Currency, Status: r.Status, TotalCents: r.TotalCents}
+}
+
+// dashReconcileBatch is how many orders ReconcileDashboard reads at a time.
+const dashReconcileBatch = 1000
+
+// recordVersion is an order's version in the database of record.
+type recordVersion struct {
+	ID      order.ID `bun:"id"`
+	Version int      `bun:"version"`
+}
+
+// recordVersions reads the version of the database of record's next limit
+// orders after after (from the start if nil), in ID order: what a sync
+// compares first, reading the orders themselves only where they differ.
+func recordVersions(ctx context.Context, write bun.IDB, after *order.ID, limit int) ([]recordVersion, error) {
+	var rows []recordVersion
+	q := write.NewSelect().TableExpr("orders AS o").ColumnExpr("o.id, o.version").OrderExpr("o.id").Limit(int64(limit))
+	if after != nil {
+		q = q.Where("o.id > ?", *after)
+	}
+	if err := q.Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("read orders for the dashboard: %w", err)
+	}
+	return rows, nil
+}
+
+// recordOrders reads the database of record's orders ids, with their
+// totals.
+func recordOrders(ctx context.Context, write bun.IDB, ids []order.ID) ([]recordOrder, error) {
+	var out []recordOrder
+	for part := range slices.Chunk(ids, foldBatch) {
+		var rows []recordOrder
+		err := write.NewSelect().TableExpr("orders AS o").
+			ColumnExpr("o.id, o.version, o.customer, o.currency, o.status").
+			ColumnExpr("(SELECT CAST(COALESCE(SUM(l.quantity * l.unit_price_cents), 0) AS BIGINT) FROM order_lines AS l WHERE l.order_id = o.id) AS total_cents").
+			Where("o.id IN (?)", bun.In(part)).Scan(ctx, &rows)
+		if err != nil {
+			return nil, fmt.Errorf("read orders for the dashboard: %w", err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// ReconcileDashboard brings the dashboard's tables t up to the database of
+// record, as Reconcile does for the order rows: every order whose version
+// is above the dashboard's (or that it lacks) takes the record's state, and
+// every order the record no longer has becomes a tombstone one version
+// above, the figures changed by the difference each time. Every write is
+// guarded by version, so it may run beside the dashboard's consumer. An
+// order the change log knows but neither the record nor t has (changed in
+// stage 3, deleted by an earlier stage before the dashboard saw it) gets a
+// tombstone, so that its events, still on the bus, stay no-ops.
+func ReconcileDashboard(ctx context.Context, write bun.IDB, read *bun.DB, t DashboardTables) error {
+	var after *order.ID
+	for {
+		rows, err := recordVersions(ctx, write, after, dashReconcileBatch)
+		if err != nil {
+			return err
+		}
+		last := len(rows) < dashReconcileBatch
+		var upTo *order.ID
+		if !last {
+			upTo = &rows[len(rows)-1].ID
+		}
+		if err := reconcileDashRange(ctx, write, read, t, rows, after, upTo); err != nil {
+			return err
+		}
+		if last {
+			return reconcileDashUnseen(ctx, write, read, t)
+		}
+		after = upTo
+	}
+}
+
+// reconcileDashRange reconciles the dashboard's orders with IDs in (after,
+// upTo] with rows, the record's orders' versions in that range; a batch
+// that races with the consumer is done again.
+func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t DashboardTables, rows []recordVersion, after, upTo *order.ID) error {
+	for attempt := 1; ; attempt++ {
+		err := read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			var stored []*dashOrder
+			q := tx.NewSelect().Model(&stored).ModelTableExpr("? AS d", bun.Ident(t.Orders))
+			if after != nil {
+				q = q.Where("d.id > ?", *after)
+			}
+			if upTo != nil {
+				q = q.Where("d.id <= ?", *upTo)
+			}
+			if err := q.Scan(ctx); err != nil {
+				return fmt.Errorf("read the dashboard's orders: %w", err)
+			}
+			delta := map[figureKey]figureDelta{}
+			have := make(map[order.ID]*dashOrder, len(stored))
+			for _, s := range stored {
+				have[s.ID] = s
+			}
+			inRecord := make(map[order.ID]bool, len(rows))
+			var behind []order.ID
+			for _, r := range rows {
+				inRecord[r.ID] = true
+				if cur := have[r.ID]; cur == nil || (!cur.Deleted && cur.Version < r.Version) {
+					behind = append(behind, r.ID)
+				}
+			}
+			changed, err := recordOrders(ctx, write, behind)
+			if err != nil {
+				return err
+			}
+			slices.SortFunc(changed, func(a, b recordOrder) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+			for _, r := range changed {
+				cur := have[r.ID]
+				if cur != nil && (cur.Deleted || cur.Version >= r.Version) {
+					continue
+				}
+				if err := writeDashOrder(ctx, tx, t, cur, r.row(), delta); err != nil {
+					return err
+				}
+			}
+			var gone []order.ID
+			for _, s := range stored {
+				if !s.Deleted && !inRecord[s.ID] {
+					gone = append(gone, s.ID)
+				}
+			}
+			if len(gone) == 0 {
+				return addFigures(ctx, tx, t, delta)
+			}
+			// An order placed after the batch was read is not gone: only
+			// one still absent now is.
+			var present []order.ID
+			if err := write.NewSelect().TableExpr("orders").Column("id").Where("id IN (?)", bun.In(gone)).Scan(ctx, &present); err != nil {
+				return fmt.Errorf("recheck orders: %w", err)
+			}
+			// A tombstone at the version of the order's last event, if the
+			// change log has it (its deletion, still on its way to the
+			// dashboard projector), else one above the stored version.
+			logged, err := loggedVersions(ctx, write, gone)
+			if err != nil {
+				return err
+			}
+			for _, id := range gone {
+				if slices.Contains(present, id) {
+					continue
+				}
+				cur := have[id]
+				next := *cur
+				next.Version, next.Deleted = max(cur.Version+1, logged[id]), true
+				if err := writeDashOrder(ctx, tx, t, cur, &next, delta); err != nil {
+					return err
+				}
+			}
+			return addFigures(ctx, tx, t, delta)
+		})
+		if errors.Is(err, errRaced) && attempt < 10 {
+			continue
+		}
+		return err
+	}
+}
+
+// reconcileDashUnseen gives a tombstone to the orders that the change log
+// has events of but that neither the record nor the dashboard has.
+func reconcileDashUnseen(ctx context.Context, write bun.IDB, read *bun.DB, t DashboardTables) error {
+	var gone []struct {
+		ID      order.ID `bun:"order_id"`
+		Version int      `bun:"version"`
+	}
+	err := write.NewRaw(`SELECT c.order_id, MAX(c.order_version) AS version FROM change_log AS c
+		WHERE NOT EXISTS (SELECT 1 FROM orders AS o WHERE o.id = c.order_id) GROUP BY c.order_id`).Scan(ctx, &gone)
+	if err != nil {
+		return fmt.Errorf("find the orders deleted without the dashboard seeing them: %w", err)
+	}
+	for part := range slices.Chunk(gone, foldBatch) {
+		rows := make([]*dashOrder, 0, len(part))
+		for _, g := range part {
+			rows = append(rows, &dashOrder{ID: g.ID, Version: g.Version, Status: order.Placed, Deleted: true})
+		}
+		// An order the dashboard has keeps its row: its own deletion
+		// event, or the sync above, takes it out.
+		if _, err := read.NewInsert().Model(&rows).ModelTableExpr("?", bun.Ident(t.Orders)).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
+			return fmt.Errorf("write the dashboard's tombstones: %w", err)
+		}
+	}
+	return nil
+}
+
+// SyncDashboardOrder brings one order of the dashboard up to the database
+// of record, for the dashboard's consumer when the versions it lacks will
+// never come as events (written by stages 0–2). An order the record no
+// longer has becomes a tombstone at version gone (the newest the change
+// log knows), unless the dashboard has it at that version or later.
+func SyncDashboardOrder(ctx context.Context, write bun.IDB, read *bun.DB, id order.ID, gone int) error {
+	t := DashboardLive
+	for attempt := 1; ; attempt++ {
+		err := read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			cur, err := loadDashOrder(ctx, tx, t, id)
+			if err != nil {
+				return err
+			}
+			if cur != nil && cur.Deleted {
+				return nil
+			}
+			rec, err := recordOrderByID(ctx, write, id)
+			if err != nil {
+				return err
+			}
+			var next *dashOrder
+			switch {
+			case rec != nil:
+				next = rec.row()
+			case cur != nil:
+				next = &dashOrder{ID: id, Version: max(gone, cur.Version+1), Customer: cur.Customer, Currency: cur.Currency,
+					Status: cur.Status, TotalCents: cur.TotalCents, Deleted: true}
+			default:
+				next = &dashOrder{ID: id, Version: gone, Status: order.Placed, Deleted: true}
+			}
+			if cur != nil && cur.Version >= next.Version {
+				return nil
+			}
+			return setDashOrder(ctx, tx, t, cur, next)
+		})
+		if errors.Is(err, errRaced) && attempt < 10 {
+			continue
+		}
+		return err
+	}
+}
+
+// recordOrderByID reads one order of the database of record; nil if it has
+// none.
+func recordOrderByID(ctx context.Context, write bun.IDB, id order.ID) (*recordOrder, error) {
+	var r recordOrder
+	err := write.NewSelect().TableExpr("orders AS o").
+		ColumnExpr("o.id, o.version, o.customer, o.currency, o.status").
+		ColumnExpr("(SELECT CAST(COALESCE(SUM(l.quantity * l.unit_price_cents), 0) AS BIGINT) FROM order_lines AS l WHERE l.order_id = o.id) AS total_cents").
+		Where("o.id = ?", id).Scan(ctx, &r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read order %s: %w", id, err)
+	}
+	return &r, nil
+}
