@@ -14,10 +14,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,21 +232,28 @@ func startApp(t *testing.T, stage int) string {
 // startAppWithDir is startApp that also answers the app's data folder.
 func startAppWithDir(t *testing.T, stage int) (base, dir string) {
 	t.Helper()
-	dir = t.TempDir()
-	h := &countingHandler{
-		Handler: slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}),
-		errs:    new(atomic.Int64),
-	}
+	dir = filepath.Clean(t.TempDir())
+	return serveApp(t, app.Config{DataDir: dir, Stage: stage}), dir
+}
+
+// serveApp runs the app configured by cfg on a free port until the test
+// ends, and returns its base URL once it answers. An error the app logs
+// fails the test, unless its message matches one of allowed (an event
+// parked on purpose is logged as an error).
+func serveApp(t *testing.T, cfg app.Config, allowed ...*regexp.Regexp) string {
+	t.Helper()
+	h := newExpectedErrors(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}), allowed)
+	cfg.Logger = slog.New(h)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{DataDir: dir, Stage: stage, Logger: slog.New(h)})
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		cancel()
-		t.Fatalf("start the app in stage %d: %v", stage, err)
+		t.Fatalf("start the app in stage %d: %v", cfg.Stage, err)
 	}
 	if err := a.Ready(ctx); err != nil {
 		cancel()
 		a.Close()
-		t.Fatalf("prepare stage %d: %v", stage, err)
+		t.Fatalf("prepare stage %d: %v", cfg.Stage, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -269,46 +276,49 @@ func startAppWithDir(t *testing.T, stage int) (base, dir string) {
 		if err := a.Close(); err != nil {
 			t.Errorf("close the app: %v", err)
 		}
-		if n := h.errs.Load(); n > 0 {
-			t.Errorf("the app logged %d errors (see the log above)", n)
+		for _, e := range h.unexpected() {
+			t.Errorf("the app logged an error: %s (see the log above)", e)
 		}
 	})
-	base = "http://" + ln.Addr().String()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base, filepath.Clean(dir)
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the app does not answer /healthz: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond) // waiting for the listener, not for correctness
-	}
+	base := "http://" + ln.Addr().String()
+	waitAPIStatus(t, base+"/healthz", http.StatusOK)
+	return base
 }
 
-// countingHandler counts the records at level error.
-type countingHandler struct {
+// expectedErrors records the error records whose message matches none of
+// allowed.
+type expectedErrors struct {
 	slog.Handler
-	errs *atomic.Int64
+	allowed []*regexp.Regexp
+	mu      *sync.Mutex
+	errs    *[]string
 }
 
-func (h *countingHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelError {
-		h.errs.Add(1)
+func newExpectedErrors(h slog.Handler, allowed []*regexp.Regexp) *expectedErrors {
+	return &expectedErrors{Handler: h, allowed: allowed, mu: new(sync.Mutex), errs: new([]string)}
+}
+
+func (h *expectedErrors) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError && !slices.ContainsFunc(h.allowed, func(re *regexp.Regexp) bool { return re.MatchString(r.Message) }) {
+		h.mu.Lock()
+		*h.errs = append(*h.errs, r.Message)
+		h.mu.Unlock()
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h *countingHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &countingHandler{Handler: h.Handler.WithAttrs(as), errs: h.errs}
+func (h *expectedErrors) WithAttrs(as []slog.Attr) slog.Handler {
+	return &expectedErrors{Handler: h.Handler.WithAttrs(as), allowed: h.allowed, mu: h.mu, errs: h.errs}
 }
 
-func (h *countingHandler) WithGroup(name string) slog.Handler {
-	return &countingHandler{Handler: h.Handler.WithGroup(name), errs: h.errs}
+func (h *expectedErrors) WithGroup(name string) slog.Handler {
+	return &expectedErrors{Handler: h.Handler.WithGroup(name), allowed: h.allowed, mu: h.mu, errs: h.errs}
+}
+
+func (h *expectedErrors) unexpected() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), *h.errs...)
 }
 
 // ---------------------------------------------------------------------------

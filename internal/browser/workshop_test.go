@@ -1,19 +1,13 @@
 package browser
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -36,88 +30,7 @@ func startWorkshopApp(t *testing.T, stage int, allowed ...*regexp.Regexp) string
 	if !slices.Contains(stagesUnderTest(t), 3) {
 		t.Skip("stage 3 is not under test")
 	}
-	h := &expectedErrors{Handler: slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}), allowed: allowed}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{DataDir: filepath.Clean(t.TempDir()), Stage: stage, Workshop: true, Source: stages.Source(), Logger: slog.New(h)})
-	if err != nil {
-		cancel()
-		t.Fatalf("start the app: %v", err)
-	}
-	if err := a.Ready(ctx); err != nil {
-		cancel()
-		a.Close()
-		t.Fatalf("prepare stage %d: %v", stage, err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		a.Close()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("the app did not shut down within 15 s")
-		}
-		if err := a.Close(); err != nil {
-			t.Errorf("close the app: %v", err)
-		}
-		for _, e := range h.unexpected() {
-			t.Errorf("the app logged an unexpected error: %s", e)
-		}
-	})
-	base := "http://" + ln.Addr().String()
-	waitAPIStatus(t, base+"/healthz", http.StatusOK)
-	return base
-}
-
-// expectedErrors records the error records that match none of allowed.
-type expectedErrors struct {
-	slog.Handler
-	allowed []*regexp.Regexp
-	mu      *sync.Mutex
-	errs    *[]string
-}
-
-func (h *expectedErrors) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelError && !slices.ContainsFunc(h.allowed, func(re *regexp.Regexp) bool { return re.MatchString(r.Message) }) {
-		h.lock()
-		*h.errs = append(*h.errs, r.Message)
-		h.mu.Unlock()
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h *expectedErrors) lock() {
-	if h.mu == nil {
-		h.mu, h.errs = new(sync.Mutex), new([]string)
-	}
-	h.mu.Lock()
-}
-
-func (h *expectedErrors) WithAttrs(as []slog.Attr) slog.Handler {
-	h.lock()
-	defer h.mu.Unlock()
-	return &expectedErrors{Handler: h.Handler.WithAttrs(as), allowed: h.allowed, mu: h.mu, errs: h.errs}
-}
-
-func (h *expectedErrors) WithGroup(name string) slog.Handler {
-	h.lock()
-	defer h.mu.Unlock()
-	return &expectedErrors{Handler: h.Handler.WithGroup(name), allowed: h.allowed, mu: h.mu, errs: h.errs}
-}
-
-func (h *expectedErrors) unexpected() []string {
-	h.lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), *h.errs...)
+	return serveApp(t, app.Config{DataDir: filepath.Clean(t.TempDir()), Stage: stage, Workshop: true, Source: stages.Source()}, allowed...)
 }
 
 // control is the panel's form of a workshop control.
