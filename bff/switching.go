@@ -50,6 +50,7 @@ func (s *Server) beginSwitch(ctx context.Context, n int, next, by string) (*rebu
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), switchTimeout)
 	defer cancel()
 	if err := s.cfg.Switch.Set(ctx, n, nil); err != nil {
+		s.log.ErrorContext(ctx, "stage switch failed", "stage", n, "by", by, "err", err)
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "stage switched", "stage", n, "by", by)

@@ -17,16 +17,17 @@ import (
 var pathSteps = []string{tracing.StepHTTP, tracing.StepStage, tracing.StepQueue, tracing.StepDequeue, tracing.StepHandler,
 	tracing.StepChangeLog, tracing.StepCommit, tracing.StepPublish, tracing.StepProject}
 
-// wantPath is the path a ship-order takes in each stage.
+// wantPath is the path a ship-order takes in each stage; in stage 3 its
+// event reaches two projections, the orders' and the dashboard's.
 func wantPath(e *env) []string {
 	switch {
 	case e.stage < 3:
 		return []string{tracing.StepHTTP, tracing.StepStage, tracing.StepCommit}
 	case e.async:
 		return []string{tracing.StepHTTP, tracing.StepQueue, tracing.StepDequeue, tracing.StepHandler, tracing.StepChangeLog,
-			tracing.StepCommit, tracing.StepPublish, tracing.StepProject}
+			tracing.StepCommit, tracing.StepPublish, tracing.StepProject, tracing.StepProject}
 	}
-	return []string{tracing.StepHTTP, tracing.StepHandler, tracing.StepChangeLog, tracing.StepCommit, tracing.StepPublish, tracing.StepProject}
+	return []string{tracing.StepHTTP, tracing.StepHandler, tracing.StepChangeLog, tracing.StepCommit, tracing.StepPublish, tracing.StepProject, tracing.StepProject}
 }
 
 // stepsOf lists the path steps of a trace's spans, by start.

@@ -81,7 +81,7 @@ func (s *Stage) plugTracing() {
 		return
 	}
 	// Outermost, so that the span covers retries and workshop delays.
-	s.projector.middleware = append([]message.HandlerMiddleware{tracing.Consumer(t, tracing.StepProject, eventNaming("projector: apply "))},
+	s.projector.middleware = append([]message.HandlerMiddleware{tracing.Consumer(t, tracing.StepProject, projectorNaming)},
 		s.projector.middleware...)
 	s.bus.Router().AddMiddleware(tracing.Consumer(t, tracing.StepDequeue, commandNaming("command handler: take ")))
 	s.relay.pub = tracedRelay{next: s.relay.pub, tracer: t}
@@ -117,6 +117,16 @@ type tracedRelay struct {
 }
 
 var relayNaming = eventNaming("relay: publish ")
+
+// projectorNaming names a projection span after the consumer that applies
+// the event: the orders projector or the dashboard's.
+func projectorNaming(msg *message.Message) (string, []attribute.KeyValue) {
+	prefix := "projector: apply "
+	if message.HandlerNameFromCtx(msg.Context()) == DashboardGroup {
+		prefix = "dashboard projector: apply "
+	}
+	return eventNaming(prefix)(msg)
+}
 
 // PublishBatch makes a span of each traced event of the batch. When the
 // batch fails, the messages get their trace context back: the relay sends
