@@ -30,7 +30,7 @@ func seedCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: staircase seed --orders N [flags]")
-		fmt.Fprintln(stderr, "Adds N made-up orders, with their events in the change log, to the database of record. Stop the app first when it runs on the same data dir.")
+		fmt.Fprintln(stderr, "Adds N made-up orders, with their events in the change log, to the database of record; when it was empty or stage 3's read database is, builds the read side from them too, so stage 3 starts current. Stop the app first when it runs on the same data dir.")
 		fs.PrintDefaults()
 	}
 	n := fs.Int("orders", 0, "how many orders to add (1 to 10,000,000)")
