@@ -21,7 +21,8 @@ import (
 // change log and the commands' records), from stage 3's read database
 // (with its error log) and from the bus: the embedded NATS's store is
 // removed, an external NATS's streams are purged. The schema stays.
-// With --orders N it seeds N made-up orders afterwards, as seed does.
+// With --orders N it seeds N made-up orders afterwards, as seed does,
+// read side included.
 // Like serve, it holds the data dir, so it refuses while a serve runs on
 // it; a running app resets itself from its workshop panel instead.
 func resetCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -95,11 +96,12 @@ func resetCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintln(stdout, "reset: every order deleted from the write database (with its change log), the read database and the bus")
 	if *n > 0 {
-		used, events, err := seed.Orders(ctx, write, *n, 0, nil)
+		res, err := seed.OrdersAndReadSide(ctx, write, read, relayPositionName(), *n, 0, nil, nil)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "seed %d: %d orders and %d events\n", used, *n, events)
+		fmt.Fprintf(stdout, "seed %d: %d orders and %d events\n", res.Seed, *n, res.Events)
+		reportReadSide(stdout, res)
 	}
 	return nil
 }

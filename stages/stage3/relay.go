@@ -82,9 +82,14 @@ const (
 
 // NewRelay returns a relay from the change log in db to topic.
 func NewRelay(db *bun.DB, pub Publisher, topic string, log *slog.Logger) *Relay {
-	return &Relay{db: db, pub: pub, topic: topic, name: "relay:" + topic, batch: relayBatch, window: relayWindow,
+	return &Relay{db: db, pub: pub, topic: topic, name: RelayPositionName(topic), batch: relayBatch, window: relayWindow,
 		idle: 250 * time.Millisecond, wake: make(chan struct{}, 1), log: log}
 }
+
+// RelayPositionName is the name under which the relay to topic saves its
+// position in the change log (changelog.SavePosition), and the key of its
+// leader lock on PostgreSQL.
+func RelayPositionName(topic string) string { return "relay:" + topic }
 
 // Wake tells the relay that a transaction appended events, so it need not
 // wait for its next poll.

@@ -255,6 +255,31 @@ func SavePosition(ctx context.Context, db bun.IDB, name string, pos Position) er
 	return nil
 }
 
+// HeadPosition returns the position of the last entry a reader can reach
+// now, in Read's commit order: on PostgreSQL the last (tx_id, seq) among
+// the transactions below the horizon (an entry of a transaction still
+// running, or of a later one, comes after it), on SQLite the highest seq.
+// A reader saved at it has every entry committed before it. An empty log
+// has the zero Position.
+func HeadPosition(ctx context.Context, db bun.IDB) (Position, error) {
+	var q *bun.RawQuery
+	if isPostgres(db) {
+		q = db.NewRaw("WITH " + horizonCTE + " SELECT CAST(CAST(tx_id AS TEXT) AS BIGINT), seq FROM change_log, horizon" +
+			" WHERE tx_id < horizon.xid ORDER BY tx_id DESC, seq DESC LIMIT 1")
+	} else {
+		q = db.NewRaw("SELECT 0, seq FROM change_log ORDER BY seq DESC LIMIT 1")
+	}
+	var pos Position
+	err := q.Scan(ctx, &pos.TxID, &pos.Seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, fmt.Errorf("read the change log's head position: %w", err)
+	}
+	return pos, nil
+}
+
 // ForOrder returns the recorded events of one order by version: its
 // history.
 func ForOrder(ctx context.Context, db bun.IDB, orderID order.ID) ([]order.Event, error) {

@@ -111,6 +111,7 @@ func TestChangeLog(t *testing.T) {
 				{"repository_records_every_save_in_its_transaction", testRepository},
 				{"each_streams_10k_events_in_order", testEach},
 				{"concurrent_writers_reader_sees_every_event_once", testConcurrent},
+				{"head_position_is_the_last_entry_a_reader_reaches", testHeadPosition},
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) { tc.run(t, sqltest.Open(t, b, migrations.Write)) })
@@ -502,5 +503,49 @@ func testConcurrent(t *testing.T, db *bun.DB) {
 	}
 	if more, err := changelog.Read(ctx, db, pos, 10); err != nil || len(more) != 0 {
 		t.Fatalf("read after the end: %d, %v", len(more), err)
+	}
+}
+
+func headPosition(t *testing.T, db bun.IDB) changelog.Position {
+	t.Helper()
+	p, err := changelog.HeadPosition(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// testHeadPosition: the head is the position of the last entry Read
+// hands out, and on PostgreSQL it stays before the entries of a
+// transaction still running, even when a later one has committed.
+func testHeadPosition(t *testing.T, db *bun.DB) {
+	ctx := context.Background()
+	if p := headPosition(t, db); p != (changelog.Position{}) {
+		t.Fatalf("head of an empty log: %+v", p)
+	}
+	appendEvents(t, db, life(3))
+	all := readAll(t, db, changelog.Position{}, 100, 3)
+	if p := headPosition(t, db); p != all[2].Position {
+		t.Fatalf("head %+v, last entry read %+v", p, all[2].Position)
+	}
+	if db.Dialect().Name().String() != "pg" {
+		return
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	appendEvents(t, tx, life(1)) // running: its entry may commit later
+	appendEvents(t, db, life(1)) // committed after it started
+	if p := headPosition(t, db); p != all[2].Position {
+		t.Fatalf("head %+v past an entry a running transaction may still commit; want %+v", p, all[2].Position)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rest := readAll(t, db, all[2].Position, 100, 2)
+	if p := headPosition(t, db); p != rest[1].Position {
+		t.Fatalf("head %+v, last entry read %+v", p, rest[1].Position)
 	}
 }
