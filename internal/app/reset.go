@@ -26,7 +26,8 @@ import (
 // writeTables and readTables are emptied by a reset, children first.
 var (
 	writeTables = []string{"order_lines", "orders", "processed_commands", "change_log"}
-	readTables  = []string{"order_history", "order_views", "error_log"}
+	readTables  = []string{"order_history", "order_views", "error_log",
+		"dashboard_orders", "dashboard_statuses", "dashboard_revenue", "dashboard_customers", "dashboard_customer_revenue"}
 )
 
 // ResetDatabases empties the write and read databases of their orders.

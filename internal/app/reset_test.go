@@ -50,6 +50,9 @@ func TestResetWhileServing(t *testing.T) {
 					t.Errorf("%s side after the reset: %d rows (%v)", side.name, n, err)
 				}
 			}
+			if d, err := a.Stage3.Dashboard(ctx); err != nil || d.Orders != 0 || len(d.TopCustomers) != 0 {
+				t.Errorf("the dashboard after the reset: %d orders, %d top customers (%v)", d.Orders, len(d.TopCustomers), err)
+			}
 			// Nothing on its way lands after it.
 			time.Sleep(300 * time.Millisecond) // a late event would land within this
 			if n, _ := a.ReadDB.NewSelect().TableExpr("order_views").Count(ctx); n != 0 {
