@@ -265,14 +265,7 @@ func TestLiveSwitchUnderLoadLeavesTheReadSideEqualToTheRecord(t *testing.T) {
 				}
 				// Entering stage 3 may rebuild its read database first, in
 				// the background.
-				for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-					if active, _ := e.app.Switch.Active(); active == n {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("stage %d was not entered within a minute", n)
-					}
-				}
+				waitActive(t, e, n)
 				pause()
 			}
 			close(stop)
@@ -317,5 +310,19 @@ func TestLiveSwitchUnderLoadLeavesTheReadSideEqualToTheRecord(t *testing.T) {
 			t.Fatalf("a minute after the last switch the read side still differs from the database of record: %s "+
 				"(%d events in the change log up to seq %d, relayed up to %d, %d projected, %d parked or held)", why, events, maxSeq, relayed, history, parked)
 		})
+	}
+}
+
+// waitActive waits until stage n is active: entering stage 3 may rebuild
+// its read database first, in the background.
+func waitActive(t *testing.T, e *env, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if active, _ := e.app.Switch.Active(); active == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stage %d was not entered within a minute", n)
+		}
 	}
 }

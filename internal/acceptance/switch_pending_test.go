@@ -27,14 +27,7 @@ func TestAnOrderDeletedBeforeItsEventsWereProjectedStaysDeleted(t *testing.T) {
 				if r := e.json(http.MethodPut, "/api/admin/stage", map[string]any{"stage": n}); r.status != http.StatusOK && r.status != http.StatusAccepted {
 					t.Fatalf("switch to %d: %d %s", n, r.status, r.body)
 				}
-				for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-					if active, _ := e.app.Switch.Active(); active == n {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("stage %d was not entered within a minute", n)
-					}
-				}
+				waitActive(t, e, n)
 				e.api = adapterFor(e, n)
 			}
 

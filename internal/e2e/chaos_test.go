@@ -109,6 +109,35 @@ type chaosFault struct {
 	run  func()
 }
 
+// runFaults runs each fault when the load has sent its share of the
+// commands, then waits for the load to end. rateEnv names the setting that
+// slows the load down, for when it ends before a fault.
+func runFaults(t *testing.T, faults []chaosFault, load *chaosLoad, loadDone <-chan struct{}, start time.Time, rateEnv string) {
+	t.Helper()
+	for _, f := range faults {
+		for load.progress() < f.at {
+			select {
+			case <-loadDone:
+			case <-time.After(50 * time.Millisecond):
+				continue
+			}
+			break
+		}
+		select {
+		case <-loadDone:
+			t.Errorf("the load ended before the fault %q: lower %s", f.name, rateEnv)
+		default:
+		}
+		t.Logf("%5.1fs %3.0f%% sent: %s", time.Since(start).Seconds(), 100*load.progress(), f.name)
+		f.run()
+	}
+	select {
+	case <-loadDone:
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("the clients did not finish within 5 minutes of the last fault")
+	}
+}
+
 func runChaos(t *testing.T, cfg chaosConfig, postgres bool, mode string) {
 	dir := t.TempDir()
 	args := []string{"--stage", "3", "--command-bus", mode, "--data-dir", dir}
@@ -185,28 +214,7 @@ func runChaos(t *testing.T, cfg chaosConfig, postgres bool, mode string) {
 			ran.add("stages switched 3→0→3→2→3→1→3")
 		}})
 	}
-	for _, f := range faults {
-		for load.progress() < f.at {
-			select {
-			case <-loadDone:
-			case <-time.After(50 * time.Millisecond):
-				continue
-			}
-			break
-		}
-		select {
-		case <-loadDone:
-			t.Errorf("the load ended before the fault %q: lower %s", f.name, envChaosRate)
-		default:
-		}
-		t.Logf("%5.1fs %3.0f%% sent: %s", time.Since(start).Seconds(), 100*load.progress(), f.name)
-		f.run()
-	}
-	select {
-	case <-loadDone:
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("the clients did not finish within 5 minutes of the last fault")
-	}
+	runFaults(t, faults, load, loadDone, start, envChaosRate)
 	loadEnd := time.Now()
 	t.Logf("%5.1fs load done: %d commands sent, %d answers rerouted to the active stage's API", loadEnd.Sub(start).Seconds(), load.sent.Load(), load.rerouted.Load())
 

@@ -160,28 +160,7 @@ func TestScaleOutSurvivesKills(t *testing.T) {
 			ran.add("NATS node 2 SIGKILLed and restarted")
 		}},
 	}
-	for _, f := range faults {
-		for load.progress() < f.at {
-			select {
-			case <-loadDone:
-			case <-time.After(50 * time.Millisecond):
-				continue
-			}
-			break
-		}
-		select {
-		case <-loadDone:
-			t.Errorf("the load ended before the fault %q: lower %s", f.name, envScaleRate)
-		default:
-		}
-		t.Logf("%5.1fs %3.0f%% sent: %s", time.Since(start).Seconds(), 100*load.progress(), f.name)
-		f.run()
-	}
-	select {
-	case <-loadDone:
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("the clients did not finish within 5 minutes of the last fault")
-	}
+	runFaults(t, faults, load, loadDone, start, envScaleRate)
 	loadEnd := time.Now()
 	t.Logf("%5.1fs load done: %d commands sent", loadEnd.Sub(start).Seconds(), load.sent.Load())
 
