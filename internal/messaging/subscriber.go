@@ -21,9 +21,6 @@ import (
 // delivery, so the batch must be processable well within AckWait.
 const DefaultPullBatch = 64
 
-// ackTimeout bounds the wait for JetStream to confirm an ack or a nak.
-const ackTimeout = 10 * time.Second
-
 // SubscriberConfig configures NewSubscriber. The zero value gives ephemeral consumers.
 type SubscriberConfig struct {
 	// ConsumerGroup names the durable consumer that subscribers share (ProjectorGroup,
@@ -52,10 +49,16 @@ type SubscriberConfig struct {
 
 // Subscriber is a Watermill subscriber on JetStream pull consumers. Each Subscribe call
 // hands out one message at a time: the next comes after the handler acked or nacked the
-// previous one. A message is acknowledged to JetStream only after the handler acked it,
-// and the ack is confirmed by the server (double ack); a nack asks for redelivery (after
-// NakDelay); no answer within AckWait, or the end of the subscription, means JetStream
-// redelivers it after AckWait.
+// previous one. A message is acknowledged to JetStream only after the handler acked it;
+// a nack asks for redelivery (after NakDelay); no answer within AckWait, or the end of the
+// subscription, means JetStream redelivers it after AckWait.
+//
+// The ack is not awaited (no double ack): waiting for the server to confirm each one
+// costs a round trip, and on a stream that syncs every write a disk sync, per message,
+// which held a projector to the disk's sync rate. An ack lost on the way only means the
+// message comes again, which every handler here must bear anyway (at least once): the
+// projector skips an event at or below the version it holds, the command handler a
+// command it has processed.
 //
 // Messages are decoded as watermill-nats encodes them (UUID and metadata in NATS headers),
 // so the Publisher of this package, or any watermill-nats publisher, can feed it. The
@@ -355,9 +358,7 @@ func (r *receiver) handle(ctx context.Context, jm jetstream.Msg) {
 			timeout.Reset(r.s.cfg.Consumer.AckWait)
 			continue
 		case <-msg.Acked():
-			actx, acancel := context.WithTimeout(context.Background(), ackTimeout)
-			defer acancel()
-			if err := jm.DoubleAck(actx); err != nil {
+			if err := jm.Ack(); err != nil {
 				// JetStream will deliver it again: at least once.
 				r.s.cfg.Logger.Error("cannot ack message", err, fields)
 			}
