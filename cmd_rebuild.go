@@ -68,13 +68,19 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintln(stdout, last.String())
-	if last.Parked > 0 {
-		fmt.Fprintf(stdout, "%d events could not be applied (a schema this version cannot read, or refused by the order's rules) and were parked in the error log: see `staircase dlq list`\n", last.Parked)
-	}
-	if last.Skipped > 0 {
-		fmt.Fprintf(stdout, "%d events of orders changed without events (stages 0–2) were synced from the database of record instead\n", last.Skipped)
-	}
+	reportLeftOut(stdout, last.Parked, last.Skipped)
 	return nil
+}
+
+// reportLeftOut says what a rebuild did not replay: events parked in the
+// error log, and events of orders synced from the database of record.
+func reportLeftOut(stdout io.Writer, parked, skipped int64) {
+	if parked > 0 {
+		fmt.Fprintf(stdout, "%d events could not be applied (a schema this version cannot read, or refused by the order's rules) and were parked in the error log: see `staircase dlq list`\n", parked)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(stdout, "%d events of orders changed without events (stages 0–2) were synced from the database of record instead\n", skipped)
+	}
 }
 
 // progressBar draws a rebuild's progress: on a terminal one line redrawn

@@ -27,11 +27,6 @@ func rebuildDashboard(ctx context.Context, write, read *bun.DB, stdout io.Writer
 		return err
 	}
 	fmt.Fprintln(stdout, rep.String())
-	if rep.Parked > 0 {
-		fmt.Fprintf(stdout, "%d events could not be applied and were parked in the error log: see `staircase dlq list`\n", rep.Parked)
-	}
-	if rep.Skipped > 0 {
-		fmt.Fprintf(stdout, "%d events of orders changed without events (stages 0–2) were synced from the database of record instead\n", rep.Skipped)
-	}
+	reportLeftOut(stdout, rep.Parked, rep.Skipped)
 	return nil
 }
