@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -359,10 +360,18 @@ func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t Dash
 			}
 			return addFigures(ctx, tx, t, delta)
 		})
-		if errors.Is(err, errRaced) && attempt < 10 {
-			continue
+		if !errors.Is(err, errRaced) {
+			return err
 		}
-		return err
+		// The consumer changed an order of the batch meanwhile, as it may
+		// keep doing while it works off a backlog: try again, a little
+		// later each time, until it lets the batch through (entering the
+		// stage bounds the wait with its own deadline).
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (tried %d times): %w", err, attempt, ctx.Err())
+		case <-time.After(min(time.Duration(attempt)*10*time.Millisecond, 250*time.Millisecond)):
+		}
 	}
 }
 
