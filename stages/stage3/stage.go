@@ -172,8 +172,8 @@ func New(cfg Config) (*Stage, error) {
 		Write: cfg.Write, NATS: cfg.NATS, Topic: s.topics.commands, Group: cfg.Namespace + messaging.CommandHandlerGroup,
 		AckWait: busAckWait, Logger: cfg.Logger, Metrics: cfg.Metrics,
 		ErrorLog: errorlog.Commands{Read: cfg.Read}, Retries: cfg.CommandRetries,
-		Rejected: s.tell, StreamFor: streams,
-	}, handlers, s.traceCommandBus(s.pub), logger); err != nil {
+		Rejected: s.tell, StreamFor: streams, Decorate: s.traceCommandBus,
+	}, handlers, s.pub, logger); err != nil {
 		return nil, err
 	}
 	if cfg.CommandBus == CommandBusAsync {

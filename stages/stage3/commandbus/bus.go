@@ -109,6 +109,13 @@ type Config struct {
 	// StreamFor is the commands topic's stream (messaging's default if
 	// nil), e.g. with replicas in a NATS cluster.
 	StreamFor func(topic string) messaging.StreamConfig
+	// Decorate, if set, wraps what the bus sends commands through (say,
+	// tracing, with a span per command queued). It wraps the grouping of
+	// concurrent commands, so that the publisher underneath is still the
+	// one that takes batches: a decorated publisher given to New in its
+	// place would hide that, and every request would wait for its own
+	// fsync.
+	Decorate func(message.Publisher) message.Publisher
 }
 
 // ErrorLog is where the bus sets aside a command it gives up on (stage 3's
@@ -194,8 +201,12 @@ func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.
 	if cfg.Retries == 0 {
 		cfg.Retries = 5
 	}
+	decorate := cfg.Decorate
+	if decorate == nil {
+		decorate = func(p message.Publisher) message.Publisher { return p }
+	}
 	b := &Bus{write: cfg.Write, handlers: handlers, log: cfg.Logger.With("component", "command-handler"), now: time.Now,
-		pub: pub, topic: topic, rejected: cfg.Rejected}
+		pub: decorate(pub), topic: topic, rejected: cfg.Rejected}
 	b.counted = cfg.Metrics.CounterVec(metrics.BusCommands,
 		"Commands this process queued on the command bus (accepted), and applied or rejected taking them off it.", "outcome")
 	var err error
@@ -204,7 +215,7 @@ func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.
 		b.group = newGroupPublisher(bp, defaultBatchFrom)
 		sendVia = b.group
 	}
-	b.bus, err = cqrs.NewCommandBusWithConfig(sendVia, cqrs.CommandBusConfig{
+	b.bus, err = cqrs.NewCommandBusWithConfig(decorate(sendVia), cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(cqrs.CommandBusGeneratePublishTopicParams) (string, error) { return topic, nil },
 		Marshaler:            commandMarshaler,
 		Logger:               logger,
