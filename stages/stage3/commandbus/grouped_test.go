@@ -62,9 +62,10 @@ func testGrouped(t *testing.T, be sqltest.Backend, fail error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var committed atomic.Int32
+	var committed, rejections atomic.Int32
 	bus, err := commandbus.New(commandbus.Config{Write: write, NATS: nc, Topic: topic, Group: namespace + "grouped",
-		AckWait: 10 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Committed: func() { committed.Add(1) }},
+		AckWait: 10 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Committed: func() { committed.Add(1) },
+		Rejected: func(order.ID) { rejections.Add(1) }},
 		command.New(repo), pub, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +160,11 @@ func testGrouped(t *testing.T, be sqltest.Backend, fail error) {
 		if fmt.Sprint(got) != fmt.Sprint(versions) {
 			t.Fatalf("order %s: events of versions %v in the change log, want %v", id, got, versions)
 		}
+	}
+	// The copy of the group is skipped command by command, not
+	// rejected again: the one rejection is the cancel's.
+	if n := rejections.Load(); n != 1 {
+		t.Errorf("%d rejections, want 1", n)
 	}
 	switch {
 	case fail == nil && commits.Load() != 2: // the group, and its copy (all skipped)
