@@ -160,7 +160,7 @@ func New(cfg Config) (*Stage, error) {
 			return err
 		}
 		return commandbus.RecordApplied(ctx, tx, events)
-	}))), command.AfterCommit(s.relay.Wake))
+	}))), command.AfterCommit(s.relay.Wake), command.JoinTx(commandbus.GroupTx))
 	// The write side, with the workshop's decorator when it is on
 	// (workshop.go).
 	handlers := s.traceWriteSide(s.workshopWriteSide(command.New(repo)))
@@ -172,8 +172,8 @@ func New(cfg Config) (*Stage, error) {
 		Write: cfg.Write, NATS: cfg.NATS, Topic: s.topics.commands, Group: cfg.Namespace + messaging.CommandHandlerGroup,
 		AckWait: busAckWait, Logger: cfg.Logger, Metrics: cfg.Metrics,
 		ErrorLog: errorlog.Commands{Read: cfg.Read}, Retries: cfg.CommandRetries,
-		Rejected: s.tell, StreamFor: streams,
-	}, handlers, s.traceCommandBus(s.pub), logger); err != nil {
+		Rejected: s.tell, StreamFor: streams, Decorate: s.traceCommandBus, Committed: s.relay.Wake,
+	}, handlers, s.pub, logger); err != nil {
 		return nil, err
 	}
 	if cfg.CommandBus == CommandBusAsync {

@@ -74,7 +74,8 @@ func (s *Stage) traceCommandBus(pub message.Publisher) message.Publisher {
 }
 
 // plugTracing plugs the tracing middleware into the projector's and the
-// command handler's routers and the decorator into the relay.
+// command handler's routers (and around each command of a group) and the
+// decorator into the relay.
 func (s *Stage) plugTracing() {
 	t := s.cfg.Tracer
 	if t == nil {
@@ -83,7 +84,9 @@ func (s *Stage) plugTracing() {
 	// Outermost, so that the span covers retries and workshop delays.
 	s.projector.middleware = append([]message.HandlerMiddleware{tracing.Consumer(t, tracing.StepProject, projectorNaming)},
 		s.projector.middleware...)
-	s.bus.Router().AddMiddleware(tracing.Consumer(t, tracing.StepDequeue, commandNaming("command handler: take ")))
+	take := tracing.Consumer(t, tracing.StepDequeue, commandNaming("command handler: take "))
+	s.bus.Router().AddMiddleware(take)
+	s.bus.AddCommandMiddleware(take)
 	s.relay.pub = tracedRelay{next: s.relay.pub, tracer: t}
 }
 

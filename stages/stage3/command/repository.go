@@ -23,6 +23,7 @@ type Repository struct {
 	db        *bun.DB
 	log       ChangeLog
 	committed func()
+	joined    func(ctx context.Context) (bun.Tx, bool)
 }
 
 // RepositoryOption configures a Repository.
@@ -38,6 +39,16 @@ func WithChangeLog(log ChangeLog) RepositoryOption {
 // a change has committed (stage 3 wakes its relay with it).
 func AfterCommit(f func()) RepositoryOption {
 	return func(r *Repository) { r.committed = f }
+}
+
+// JoinTx has the repository save a change inside the transaction that tx
+// finds in the change's context, if any, as a savepoint of it, instead of
+// in a transaction of its own: stage 3's command bus applies a group of
+// commands in one write transaction, and a change that fails rolls back to
+// its savepoint without spoiling the others. The owner of that transaction
+// commits it and says so: AfterCommit is not called for such a change.
+func JoinTx(tx func(ctx context.Context) (bun.Tx, bool)) RepositoryOption {
+	return func(r *Repository) { r.joined = tx }
 }
 
 // NewRepository returns the repository on the write database.
@@ -56,7 +67,8 @@ func NewRepository(db *bun.DB, opts ...RepositoryOption) *Repository {
 // ECONFLICT error.
 func (r *Repository) Add(ctx context.Context, o *order.Order, fingerprint string, events []order.Event) (*order.Order, error) {
 	stored := o
-	err := r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	db, own := r.dbFor(ctx)
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		row := Row(o, fingerprint)
 		// ON CONFLICT DO NOTHING rather than look-then-insert: two identical
 		// place-orders racing on PostgreSQL both succeed instead of one
@@ -86,7 +98,9 @@ func (r *Repository) Add(ctx context.Context, o *order.Order, fingerprint string
 	if err != nil {
 		return nil, err
 	}
-	r.done()
+	if own {
+		r.done()
+	}
 	return stored, nil
 }
 
@@ -99,7 +113,8 @@ func (r *Repository) Add(ctx context.Context, o *order.Order, fingerprint string
 // An unknown order is ENOTFOUND; change's own errors are returned as they
 // are.
 func (r *Repository) Update(ctx context.Context, id order.ID, change func(ctx context.Context, o *order.Order) ([]order.Event, error)) error {
-	o, _, err := Load(ctx, r.db, id, false)
+	db, own := r.dbFor(ctx)
+	o, _, err := Load(ctx, db, id, false)
 	if err != nil {
 		return err
 	}
@@ -108,7 +123,7 @@ func (r *Repository) Update(ctx context.Context, id order.ID, change func(ctx co
 	if err != nil || len(events) == 0 {
 		return err
 	}
-	err = r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		// Both write WHERE version = from: the database, not a lock, decides
 		// which of two writers that loaded the same version wins.
 		if _, deleted := events[len(events)-1].Payload.(order.OrderDeleted); deleted {
@@ -121,10 +136,21 @@ func (r *Repository) Update(ctx context.Context, id order.ID, change func(ctx co
 		}
 		return r.record(ctx, tx, events)
 	})
-	if err == nil {
+	if err == nil && own {
 		r.done()
 	}
 	return err
+}
+
+// dbFor is where a change is saved: the transaction the context carries
+// (JoinTx), or the write database; own tells which.
+func (r *Repository) dbFor(ctx context.Context) (db bun.IDB, own bool) {
+	if r.joined != nil {
+		if tx, ok := r.joined(ctx); ok {
+			return tx, false
+		}
+	}
+	return r.db, true
 }
 
 func (r *Repository) done() {

@@ -31,6 +31,8 @@ const commandNakDelay = 500 * time.Millisecond
 // accepted, across instances. Watermill's command processor gives each
 // handler its own subscription and skips messages of other types; one
 // handler per command type on a shared consumer would drop the others.
+// A message of type CommandGroup carries, in Group, the commands of
+// several requests stored together (group.go).
 type busCommand struct {
 	Type        string                  `json:"type"`
 	OrderID     order.ID                `json:"order_id"`
@@ -40,6 +42,7 @@ type busCommand struct {
 	Deliver     *order.DeliverOrder     `json:"deliver,omitempty"`
 	Cancel      *order.CancelOrder      `json:"cancel,omitempty"`
 	Delete      *order.DeleteOrder      `json:"delete,omitempty"`
+	Group       []groupedCommand        `json:"group,omitempty"`
 }
 
 // The command types, as the bus, processed_commands and the command status
@@ -51,6 +54,7 @@ const (
 	typeDeliver     = "DeliverOrder"
 	typeCancel      = "CancelOrder"
 	typeDelete      = "DeleteOrder"
+	typeGroup       = "CommandGroup"
 )
 
 // Metadata keys of a command message, for tools that look at the bus: its
@@ -109,6 +113,16 @@ type Config struct {
 	// StreamFor is the commands topic's stream (messaging's default if
 	// nil), e.g. with replicas in a NATS cluster.
 	StreamFor func(topic string) messaging.StreamConfig
+	// Decorate, if set, wraps what the bus sends commands through (say,
+	// tracing, with a span per command queued). It wraps the grouping of
+	// concurrent commands (group.go), so that it sees each command, and
+	// what it adds to a command's metadata travels inside its group.
+	Decorate func(message.Publisher) message.Publisher
+	// Committed, if set, is called after each transaction that applied a
+	// group of commands has committed (stage 3 wakes its relay with it:
+	// the repository's AfterCommit is not called for the changes of a
+	// group, which commit later, together).
+	Committed func()
 }
 
 // ErrorLog is where the bus sets aside a command it gives up on (stage 3's
@@ -149,11 +163,21 @@ type Bus struct {
 	// pub and topic are where Requeue sends a command again.
 	pub   message.Publisher
 	topic string
-	// group stores the commands of concurrent requests together (nil
-	// for a publisher that takes no batches).
+	// group stores the commands of concurrent requests together.
 	group *groupPublisher
-	// rejected is Config.Rejected.
-	rejected func(order.ID)
+	// rejected is Config.Rejected; committed Config.Committed.
+	rejected  func(order.ID)
+	committed func()
+	// each is the middleware every command of a group goes through, as a
+	// command alone goes through the router's (AddCommandMiddleware).
+	each []message.HandlerMiddleware
+	// errorLog and retries are Config.ErrorLog and Config.Retries, for
+	// the commands of a group applied one at a time.
+	errorLog ErrorLog
+	retries  int
+	// beforeCommit, if set, runs just before a group's transaction
+	// commits; an error rolls the group back (tests: a failed commit).
+	beforeCommit func() error
 }
 
 // commandMarshaler names every bus command the same, with JSON payloads.
@@ -194,17 +218,17 @@ func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.
 	if cfg.Retries == 0 {
 		cfg.Retries = 5
 	}
+	decorate := cfg.Decorate
+	if decorate == nil {
+		decorate = func(p message.Publisher) message.Publisher { return p }
+	}
 	b := &Bus{write: cfg.Write, handlers: handlers, log: cfg.Logger.With("component", "command-handler"), now: time.Now,
-		pub: pub, topic: topic, rejected: cfg.Rejected}
+		pub: decorate(pub), topic: topic, rejected: cfg.Rejected, committed: cfg.Committed, errorLog: cfg.ErrorLog, retries: cfg.Retries}
 	b.counted = cfg.Metrics.CounterVec(metrics.BusCommands,
 		"Commands this process queued on the command bus (accepted), and applied or rejected taking them off it.", "outcome")
 	var err error
-	var sendVia message.Publisher = pub
-	if bp, ok := pub.(batchPublisher); ok {
-		b.group = newGroupPublisher(bp, defaultBatchFrom)
-		sendVia = b.group
-	}
-	b.bus, err = cqrs.NewCommandBusWithConfig(sendVia, cqrs.CommandBusConfig{
+	b.group = newGroupPublisher(pub)
+	b.bus, err = cqrs.NewCommandBusWithConfig(decorate(b.group), cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(cqrs.CommandBusGeneratePublishTopicParams) (string, error) { return topic, nil },
 		Marshaler:            commandMarshaler,
 		Logger:               logger,
@@ -257,8 +281,9 @@ func New(cfg Config, handlers Handlers, pub message.Publisher, logger watermill.
 func (b *Bus) send(ctx context.Context, cmd busCommand, version int) (order.Ack, error) {
 	id := order.NewID().String()
 	err := b.bus.SendWithModifiedMessage(ctx, &cmd, func(m *message.Message) error {
-		// Our own UUID, so that the caller learns it; JetStream drops a
-		// copy published again with it.
+		// Our own UUID, so that the caller learns it; the handler records
+		// the command under it (and JetStream drops a copy of a command
+		// sent alone published again with it).
 		m.UUID = id
 		m.Metadata.Set(metaCommandType, cmd.Type)
 		m.Metadata.Set(metaOrderID, cmd.OrderID.String())
@@ -312,14 +337,23 @@ func RecordApplied(ctx context.Context, tx bun.Tx, events []order.Event) error {
 	return nil
 }
 
-// handle applies one command taken off the bus. It returns an error (the
-// message is nacked and comes back after commandNakDelay) only when the
-// write database failed: the command waits on the bus until it returns.
-func (b *Bus) handle(ctx context.Context, cmd *busCommand) (err error) {
+// handle applies what a message taken off the bus carries: one command,
+// or a group of them (handleGroup). It returns an error (the message is
+// nacked and comes back after commandNakDelay) only when the write
+// database failed: the command waits on the bus until it returns.
+func (b *Bus) handle(ctx context.Context, cmd *busCommand) error {
 	msg := cqrs.OriginalMessageFromCtx(ctx)
 	if msg == nil {
 		return errors.New("command without its message")
 	}
+	if cmd.Type == typeGroup {
+		return b.handleGroup(ctx, cmd.unpack())
+	}
+	return b.handleOne(ctx, msg, cmd)
+}
+
+// handleOne applies one command in a transaction of its own.
+func (b *Bus) handleOne(ctx context.Context, msg *message.Message, cmd *busCommand) (err error) {
 	defer func() {
 		if err != nil && !errors.Is(err, ErrWriteDown) && b.writeDown(ctx) {
 			err = fmt.Errorf("%w: %w", ErrWriteDown, err)
@@ -359,34 +393,40 @@ func (b *Bus) handle(ctx context.Context, cmd *busCommand) (err error) {
 		b.log.WarnContext(ctx, "command bus: command will be retried", "command", id, "type", cmd.Type, "order", cmd.OrderID, "err", err)
 		return err
 	default:
-		if err := b.reject(ctx, id, cmd, err); err != nil {
+		if err := b.write.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			return b.reject(ctx, tx, id, cmd, err)
+		}); err != nil {
 			return err
 		}
-		b.counted.With("rejected").Inc()
-		if b.rejected != nil {
-			b.rejected(cmd.OrderID)
-		}
+		b.countRejected(cmd.OrderID)
 		return nil
 	}
 }
 
-// reject records a command that broke the order's rules, in its own
-// transaction; the message is then acked: trying again cannot help.
-func (b *Bus) reject(ctx context.Context, id uuid.UUID, cmd *busCommand, cause error) error {
+// countRejected counts a rejection once it is recorded, and tells
+// Config.Rejected.
+func (b *Bus) countRejected(id order.ID) {
+	b.counted.With("rejected").Inc()
+	if b.rejected != nil {
+		b.rejected(id)
+	}
+}
+
+// reject records, in tx, a command that broke the order's rules; the
+// message is then acked: trying again cannot help.
+func (b *Bus) reject(ctx context.Context, tx bun.IDB, id uuid.UUID, cmd *busCommand, cause error) error {
 	var de *order.Error
 	errors.As(cause, &de)
-	return b.write.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		version := 0
-		if de.Current != nil {
-			version = de.Current.Version
-		} else if err := tx.NewSelect().Table("orders").Column("version").Where("id = ?", cmd.OrderID).Scan(ctx, &version); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		row := processedRow{CommandID: id, OrderID: cmd.OrderID, Type: cmd.Type, Status: statusRejected, Version: version,
-			ErrorCode: de.Code, ErrorMessage: de.Message, ProcessedAt: b.now().UTC()}
-		b.log.InfoContext(ctx, "command bus: command rejected", "command", id, "type", cmd.Type, "order", cmd.OrderID, "err", cause)
-		return insertProcessed(ctx, tx, &row)
-	})
+	version := 0
+	if de.Current != nil {
+		version = de.Current.Version
+	} else if err := tx.NewSelect().Table("orders").Column("version").Where("id = ?", cmd.OrderID).Scan(ctx, &version); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	row := processedRow{CommandID: id, OrderID: cmd.OrderID, Type: cmd.Type, Status: statusRejected, Version: version,
+		ErrorCode: de.Code, ErrorMessage: de.Message, ProcessedAt: b.now().UTC()}
+	b.log.InfoContext(ctx, "command bus: command rejected", "command", id, "type", cmd.Type, "order", cmd.OrderID, "err", cause)
+	return insertProcessed(ctx, tx, &row)
 }
 
 // apply runs a bus command through the write model's handlers.
@@ -419,11 +459,7 @@ func (b *Bus) Router() *message.Router { return b.router }
 
 // Close stops taking commands off the bus.
 func (b *Bus) Close() error {
-	err := errors.Join(b.router.Close(), b.sub.Close())
-	if b.group != nil {
-		err = errors.Join(err, b.group.Close())
-	}
-	return err
+	return errors.Join(b.router.Close(), b.sub.Close(), b.group.Close())
 }
 
 // The statuses of a processed command.

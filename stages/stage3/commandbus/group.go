@@ -1,79 +1,63 @@
 package commandbus
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/staircase/staircase/internal/messaging"
 )
 
 // The command stream has no other durable copy of a command: a command is
 // acknowledged (202) only once JetStream has stored it, fsynced on a
-// server with SyncAlways. One publish awaited per request tops out at the
-// disk's fsyncs per second, so the commands of requests that arrive
-// together are stored together: groupPublisher collects what the requests
-// waiting meanwhile want published and sends it as asynchronous publishes
-// whose acks are all awaited (the server's writes overlap the round
-// trips), or, for a large group on a server that takes them, as one atomic
-// batch (one fsync for the lot). Each request still
-// returns only when its own messages are stored, so a kill -9 loses
-// nothing that was acknowledged.
+// server with SyncAlways. JetStream fsyncs every message it stores, so one
+// message per request tops out at the disk's fsyncs per second, and
+// neither asynchronous publishes (still one fsync each) nor JetStream's
+// atomic batches (which stage each batch in a store of its own, some
+// milliseconds whatever its size) get a request past that by much. So
+// groupPublisher stores the commands of requests that arrive together as
+// one message, a command group: one store, one fsync, for the lot. Each
+// request returns only once the group holding its command is stored, so a
+// kill -9 loses nothing that was acknowledged; and a group is one message
+// to the command handler, which applies its commands in order, in one
+// write transaction (Bus.handleGroup).
 
-// batchPublisher is what groupPublisher needs of the bus's publisher
-// (messaging.Publisher).
-type batchPublisher interface {
-	message.Publisher
-	PublishBatch(ctx context.Context, topic string, ms []*message.Message) error
-	PublishAsync(topic string, m *message.Message) (jetstream.PubAckFuture, error)
-}
-
-// defaultBatchFrom is the smallest group sent as an atomic batch. JetStream takes
-// some milliseconds to commit a batch whatever its size (measured on the
-// embedded server: a group of 4 commands stored as a batch, ~300
-// commands/s from 8 clients, against ~1,000/s as asynchronous publishes
-// and ~800/s one publish at a time), so only a large group gains from it.
-const defaultBatchFrom = 64
-
-// groupAckWait bounds the wait for the acks of a group sent without a
-// batch.
-const groupAckWait = 10 * time.Second
+// Limits of a group: JetStream refuses a message over its max_payload (1
+// MiB by default), so a group stops short of it; a request larger than
+// that on its own is sent alone.
+const (
+	maxGroupCommands = 500
+	maxGroupBytes    = 256 << 10
+)
 
 // errGroupClosed is the error of a publish after Close.
 var errGroupClosed = errors.New("the command publisher is closed")
 
 // groupPublisher is a message.Publisher that stores concurrent publishes
-// in groups. Only Publish groups; Close stops it (the wrapped publisher
-// stays its owner's).
+// as command groups. Only Publish groups; Close stops it (the wrapped
+// publisher stays its owner's).
 type groupPublisher struct {
-	pub  batchPublisher
+	pub  message.Publisher
 	reqs chan *groupReq
 	done chan struct{}
 	// stopped is closed when the loop has ended.
 	stopped chan struct{}
 	once    sync.Once
-	// batches is false once the stream took no atomic batch; batchFrom
-	// is the smallest group sent as one.
-	batches   bool
-	batchFrom int
 }
 
 // groupReq is one Publish call waiting for its messages to be stored.
 type groupReq struct {
 	topic string
 	msgs  []*message.Message
+	size  int
 	err   chan error
 }
 
 // newGroupPublisher starts grouping publishes to pub.
-func newGroupPublisher(pub batchPublisher, batchFrom int) *groupPublisher {
-	g := &groupPublisher{pub: pub, reqs: make(chan *groupReq), done: make(chan struct{}), stopped: make(chan struct{}),
-		batches: true, batchFrom: batchFrom}
+func newGroupPublisher(pub message.Publisher) *groupPublisher {
+	g := &groupPublisher{pub: pub, reqs: make(chan *groupReq), done: make(chan struct{}), stopped: make(chan struct{})}
 	go g.run()
 	return g
 }
@@ -81,6 +65,12 @@ func newGroupPublisher(pub batchPublisher, batchFrom int) *groupPublisher {
 // Publish stores msgs on topic and returns once they are stored.
 func (g *groupPublisher) Publish(topic string, msgs ...*message.Message) error {
 	r := &groupReq{topic: topic, msgs: msgs, err: make(chan error, 1)}
+	for _, m := range msgs {
+		r.size += len(m.UUID) + len(m.Payload)
+		for k, v := range m.Metadata {
+			r.size += len(k) + len(v)
+		}
+	}
 	select {
 	case g.reqs <- r:
 	case <-g.done:
@@ -97,7 +87,7 @@ func (g *groupPublisher) Close() error {
 }
 
 // run takes a request, then every other one already waiting for the same
-// topic (up to a batch's worth), and stores them together; requests that
+// topic (up to a group's limits), and stores them together; requests that
 // come while a group is being stored wait for the next group.
 func (g *groupPublisher) run() {
 	defer close(g.stopped)
@@ -112,89 +102,85 @@ func (g *groupPublisher) run() {
 				return
 			}
 		}
-		group, n := []*groupReq{first}, len(first.msgs)
+		group, n, size := []*groupReq{first}, len(first.msgs), first.size
 	gather:
-		for n < messaging.MaxBatch {
+		for n < maxGroupCommands {
 			select {
 			case r := <-g.reqs:
-				if r.topic != first.topic || n+len(r.msgs) > messaging.MaxBatch {
+				if r.topic != first.topic || n+len(r.msgs) > maxGroupCommands || size+r.size > maxGroupBytes {
 					carry = r
 					break gather
 				}
-				group, n = append(group, r), n+len(r.msgs)
+				group, n, size = append(group, r), n+len(r.msgs), size+r.size
 			default:
 				break gather
 			}
 		}
-		g.store(first.topic, group, n)
+		g.store(first.topic, group)
 	}
 }
 
 // store publishes a group and answers each of its requests.
-func (g *groupPublisher) store(topic string, group []*groupReq, n int) {
-	if n <= 1 || len(group) == 1 {
+func (g *groupPublisher) store(topic string, group []*groupReq) {
+	if len(group) == 1 {
 		r := group[0]
 		r.err <- g.pub.Publish(topic, r.msgs...)
 		return
 	}
-	msgs := make([]*message.Message, 0, n)
+	var msgs []*message.Message
 	for _, r := range group {
 		msgs = append(msgs, r.msgs...)
 	}
-	if g.batches && n >= g.batchFrom {
-		err := g.pub.PublishBatch(context.Background(), topic, msgs)
-		switch {
-		case err == nil:
-			for _, r := range group {
-				r.err <- nil
-			}
-			return
-		case errors.Is(err, messaging.ErrBatchDisabled):
-			g.batches = false
-		default:
-			// Refused as a whole (say, one message was stored before):
-			// each request on its own gets its own answer.
-			for _, r := range group {
-				r.err <- g.pub.Publish(topic, r.msgs...)
-			}
-			return
-		}
+	m, err := packGroup(msgs)
+	if err == nil {
+		err = g.pub.Publish(topic, m)
 	}
-	g.storeAsync(topic, group)
+	for _, r := range group {
+		r.err <- err
+	}
 }
 
-// storeAsync sends every message of the group without waiting, then
-// awaits all their acks: JetStream stores them in order and the round
-// trips overlap.
-func (g *groupPublisher) storeAsync(topic string, group []*groupReq) {
-	futures := make([][]jetstream.PubAckFuture, len(group))
-	errs := make([]error, len(group))
-	for i, r := range group {
-		for _, m := range r.msgs {
-			f, err := g.pub.PublishAsync(topic, m)
-			if err != nil {
-				errs[i] = err
-				break
-			}
-			futures[i] = append(futures[i], f)
+// groupedCommand is one command of a group as it was sent: its message's
+// UUID (the command ID), metadata (the command's type and order, a trace
+// context) and payload.
+type groupedCommand struct {
+	UUID     string            `json:"uuid"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	Payload  json.RawMessage   `json:"payload"`
+}
+
+// metaGroupSize is the metadata key of a group message that says how many
+// commands it carries, for tools that look at the bus.
+const metaGroupSize = "command_count"
+
+// packGroup puts command messages, in their order, into one group message
+// (a bus command of type CommandGroup).
+func packGroup(msgs []*message.Message) (*message.Message, error) {
+	cmd := busCommand{Type: typeGroup, Group: make([]groupedCommand, len(msgs))}
+	for i, m := range msgs {
+		if !json.Valid(m.Payload) {
+			return nil, fmt.Errorf("group command %s: its payload is not JSON", m.UUID)
 		}
+		cmd.Group[i] = groupedCommand{UUID: m.UUID, Metadata: m.Metadata, Payload: json.RawMessage(m.Payload)}
 	}
-	timeout := time.After(groupAckWait)
-	for i, fs := range futures {
-		for _, f := range fs {
-			if errs[i] != nil {
-				break
-			}
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				errs[i] = err
-			case <-timeout:
-				errs[i] = fmt.Errorf("no ack from the bus within %s", groupAckWait)
-			}
+	gm, err := commandMarshaler.Marshal(&cmd)
+	if err != nil {
+		return nil, fmt.Errorf("group %d commands: %w", len(msgs), err)
+	}
+	gm.Metadata.Set(metaCommandType, typeGroup)
+	gm.Metadata.Set(metaGroupSize, strconv.Itoa(len(msgs)))
+	return gm, nil
+}
+
+// unpack returns the command messages of a group, in their order.
+func (c *busCommand) unpack() []*message.Message {
+	msgs := make([]*message.Message, len(c.Group))
+	for i, g := range c.Group {
+		m := message.NewMessage(g.UUID, []byte(g.Payload))
+		for k, v := range g.Metadata {
+			m.Metadata.Set(k, v)
 		}
+		msgs[i] = m
 	}
-	for i, r := range group {
-		r.err <- errs[i]
-	}
+	return msgs
 }
