@@ -18,7 +18,8 @@
 //   - a Watermill Publisher that sets Nats-Msg-Id to the Watermill message UUID, so that
 //     JetStream drops a re-published copy inside the stream's duplicate window (the outbox
 //     forwarder may publish a message twice after a crash), and a Watermill Subscriber that
-//     acknowledges a message to JetStream only after the handler acked it (at least once).
+//     acknowledges a message to JetStream only after the handler acked it (at least once),
+//     or, for a handler that took the ack over (DeferAck), once the handler settles it.
 //
 // Consumers are pull consumers: every app instance pulls from the same durable consumer,
 // so the work is shared without deliver groups, and a slow instance does not hog messages.

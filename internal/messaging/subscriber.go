@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -52,6 +53,11 @@ type SubscriberConfig struct {
 // previous one. A message is acknowledged to JetStream only after the handler acked it;
 // a nack asks for redelivery (after NakDelay); no answer within AckWait, or the end of the
 // subscription, means JetStream redelivers it after AckWait.
+//
+// A handler that makes many messages durable at once (a projector that applies a batch of
+// events in one transaction) takes over a message's JetStream answer with DeferAck: its
+// ack then only lets the next message out, and JetStream hears of the message when the
+// handler settles it, once the work holding it committed (or failed).
 //
 // The ack is not awaited (no double ack): waiting for the server to confirm each one
 // costs a round trip, and on a stream that syncs every write a disk sync, per message,
@@ -344,6 +350,43 @@ func (r *receiver) handle(ctx context.Context, jm jetstream.Msg) {
 		return nil
 	}))
 
+	// JetStream gets one answer per delivery: the first of the handler's
+	// (ack or nack) and, when the handler took it over (DeferAck), its
+	// settlement.
+	var answer sync.Once
+	ack := func() {
+		answer.Do(func() {
+			if err := jm.Ack(); err != nil {
+				// JetStream will deliver it again: at least once.
+				r.s.cfg.Logger.Error("cannot ack message", err, fields)
+			}
+		})
+	}
+	nak := func() {
+		answer.Do(func() {
+			var err error
+			if r.s.cfg.NakDelay > 0 {
+				err = jm.NakWithDelay(r.s.cfg.NakDelay)
+			} else {
+				err = jm.Nak()
+			}
+			if err != nil {
+				r.s.cfg.Logger.Error("cannot nak message", err, fields)
+			}
+		})
+	}
+	var deferred atomic.Bool
+	msg.SetContext(context.WithValue(msg.Context(), deferAckKey{}, func() Settle {
+		deferred.Store(true)
+		return func(done bool) {
+			if done {
+				ack()
+			} else {
+				nak()
+			}
+		}
+	}))
+
 	select {
 	case r.out <- msg:
 	case <-ctx.Done():
@@ -358,20 +401,14 @@ func (r *receiver) handle(ctx context.Context, jm jetstream.Msg) {
 			timeout.Reset(r.s.cfg.Consumer.AckWait)
 			continue
 		case <-msg.Acked():
-			if err := jm.Ack(); err != nil {
-				// JetStream will deliver it again: at least once.
-				r.s.cfg.Logger.Error("cannot ack message", err, fields)
+			if deferred.Load() {
+				// The handler settles it with JetStream once its work is
+				// durable; the next message may go out now.
+				return
 			}
+			ack()
 		case <-msg.Nacked():
-			var err error
-			if r.s.cfg.NakDelay > 0 {
-				err = jm.NakWithDelay(r.s.cfg.NakDelay)
-			} else {
-				err = jm.Nak()
-			}
-			if err != nil {
-				r.s.cfg.Logger.Error("cannot nak message", err, fields)
-			}
+			nak()
 		case <-timeout.C:
 			// JetStream has given up on this delivery and sends the message again.
 			r.s.cfg.Logger.Info("no ack within AckWait; the message will be redelivered", fields)
@@ -396,6 +433,38 @@ func InProgress(ctx context.Context) error {
 		return f()
 	}
 	return nil
+}
+
+// deferAckKey keys, in a message's context, the function through which
+// the handler takes over the message's answer to JetStream.
+type deferAckKey struct{}
+
+// Settle tells JetStream what became of a message whose answer the handler
+// took over (DeferAck): done acknowledges it, not done asks for it again
+// (after NakDelay). Only the first answer of a delivery counts — the
+// handler's nack or a settlement, whichever comes first — so settling
+// twice, or after a nack, does nothing.
+type Settle func(done bool)
+
+// DeferAck lets the handler of the message whose context is ctx answer
+// JetStream itself, later: the handler's ack (msg.Ack) then only hands out
+// the next message, and JetStream is told when the handler calls the Settle
+// returned — typically once the transaction that holds the message's effect
+// has committed (true) or failed (false). Until then JetStream counts the
+// message as delivered and unanswered: if the process dies first, it is
+// delivered again after AckWait, so nothing acknowledged can be lost. The
+// handler must settle well within AckWait, and take the ack only once its
+// work for the message succeeded (a nack still counts, and asks for the
+// message again).
+//
+// ok is false for a message that did not come from this package's
+// Subscriber (a copy made by a decorator, another Pub/Sub): its ack is the
+// only answer, so the handler must finish its work before it acks.
+func DeferAck(ctx context.Context) (settle Settle, ok bool) {
+	if f, ok := ctx.Value(deferAckKey{}).(func() Settle); ok {
+		return f(), true
+	}
+	return nil, false
 }
 
 // lenientUnmarshaler is watermill-nats' unmarshaler (UUID in the _watermill_message_uuid

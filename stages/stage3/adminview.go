@@ -17,13 +17,13 @@ import (
 // ErrorLog returns the stage's error log: a replay runs between two of the
 // projector's events, and a command entry is re-queued on the command bus.
 func (s *Stage) ErrorLog() *errorlog.Log {
-	return s.workshopErrorLog(errorlog.New(s.cfg.Read, s.cfg.Write, s.bus, &s.projector.mu))
+	return s.workshopErrorLog(errorlog.New(s.cfg.Read, s.cfg.Write, s.bus, s.projector.exclusive()))
 }
 
 // Rebuild rebuilds the read database (rebuild.Rebuild), holding the
 // projector back only for the swap. Reads and commands go on meanwhile.
 func (s *Stage) Rebuild(ctx context.Context, progress func(rebuild.Progress)) error {
-	return rebuild.Rebuild(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, progress)
+	return rebuild.Rebuild(ctx, s.cfg.Write, s.cfg.Read, s.projector.exclusive(), progress)
 }
 
 // Behind tells whether the read database is far enough behind that

@@ -33,7 +33,8 @@ const DashboardGroup = "dashboard-projector"
 // a gap is filled from the change log, or from the database of record for
 // versions written without events (rebuild.DashboardSyncer), or retried.
 // It runs in the projector's router, behind the same middleware: an event
-// that keeps failing is parked in the error log.
+// that keeps failing is parked in the error log. Like the projector, it
+// commits its events in batches (batch.go), and the figures once per batch.
 type DashboardProjector struct {
 	read    *bun.DB
 	log     *slog.Logger
@@ -42,6 +43,10 @@ type DashboardProjector struct {
 	group   string
 	gaps    GapFiller
 	metrics dashboardMetrics
+	// batch is the open transaction; figures what its events change in
+	// the figures, written just before it commits.
+	batch   *batch
+	figures *projection.DashboardBatch
 }
 
 // dashboardMetrics are what the dashboard projector counts.
@@ -76,36 +81,49 @@ func newDashboardProjector(cfg Config, subCfg messaging.SubscriberConfig) (*Dash
 	}, nil
 }
 
-// handle applies one event message to the dashboard.
+// handle applies one event message to the dashboard, in the open batch.
 func (d *DashboardProjector) handle(msg *message.Message) error {
 	e, err := changelog.Unmarshal(msg.Payload)
 	if err != nil {
 		return err
 	}
-	ctx := msg.Context()
-	outcome, err := projection.ApplyDashboard(ctx, d.read, projection.DashboardLive, e)
-	if errors.Is(err, projection.ErrGap) {
-		filled, ferr := d.gaps.FillGap(ctx, e)
-		if ferr != nil {
-			d.log.WarnContext(ctx, "dashboard projector: filling a gap failed", "order", e.OrderID, "err", ferr)
-			return fmt.Errorf("%w (filling it failed: %v)", err, ferr)
+	err = d.batch.apply(msg, func(ctx context.Context, tx bun.Tx) (func(), bool, error) {
+		outcome, err := d.figures.Apply(ctx, tx, e)
+		if err != nil {
+			return nil, errors.Is(err, projection.ErrGap) || errors.Is(err, projection.ErrRefused), err
 		}
-		if !filled {
-			d.metrics.gapRetries.Inc()
-			return err
-		}
-		outcome, err = projection.ApplyDashboard(ctx, d.read, projection.DashboardLive, e)
+		return func() { d.done(outcome) }, false, nil
+	})
+	if !errors.Is(err, projection.ErrGap) {
+		return err
 	}
+	// The batch has committed: fill the gap beside it.
+	ctx := msg.Context()
+	filled, ferr := d.gaps.FillGap(ctx, e)
+	if ferr != nil {
+		d.log.WarnContext(ctx, "dashboard projector: filling a gap failed", "order", e.OrderID, "err", ferr)
+		return fmt.Errorf("%w (filling it failed: %v)", err, ferr)
+	}
+	if !filled {
+		d.metrics.gapRetries.Inc()
+		return err
+	}
+	outcome, err := projection.ApplyDashboard(ctx, d.read, projection.DashboardLive, e)
 	if err != nil {
 		return err
 	}
+	d.done(outcome)
+	return nil
+}
+
+// done counts what became of an event once it is committed.
+func (d *DashboardProjector) done(outcome projection.Outcome) {
 	switch outcome {
 	case projection.OutcomeApplied:
 		d.metrics.applied.Inc()
 	case projection.OutcomeDuplicate:
 		d.metrics.duplicate.Inc()
 	}
-	return nil
 }
 
 // consumer is the dashboard projector's durable consumer, for the backlog.
@@ -121,6 +139,15 @@ func (s *Stage) addDashboard(subCfg messaging.SubscriberConfig) error {
 		return err
 	}
 	d.topic = s.topics.events
+	// On SQLite, with its one writer, the dashboard's events share the
+	// projector's batch: one transaction and one commit for both (batch.go).
+	d.batch = s.projector.batch
+	if !shared(s.cfg.Read) {
+		d.batch = newBatch(s.cfg.Read, d.log)
+		s.projector.batches = append(s.projector.batches, d.batch)
+	}
+	d.figures = projection.NewDashboardBatch(projection.DashboardLive)
+	d.batch.beforeCommit(func(ctx context.Context, tx bun.Tx) error { return d.figures.Write(ctx, tx) }, d.figures.Discard)
 	s.dashboard = d
 	s.router.AddConsumerHandler(DashboardGroup, d.topic, d.sub, s.projector.between(d.handle))
 	registerDashboardBacklog(s.cfg.Metrics, s.cfg.NATS, d.consumer())
@@ -181,11 +208,11 @@ func (c DashboardCounts) group() stageview.Group {
 // RebuildDashboard rebuilds the dashboard projection alone from the change
 // log (rebuild.RebuildDashboard), between two of the consumers' events.
 func (s *Stage) RebuildDashboard(ctx context.Context) (rebuild.DashboardReport, error) {
-	return rebuild.RebuildDashboard(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, nil)
+	return rebuild.RebuildDashboard(ctx, s.cfg.Write, s.cfg.Read, s.projector.exclusive(), nil)
 }
 
 // enterDashboard brings the dashboard up to date on entering the stage
 // (rebuild.EnterDashboard).
 func (s *Stage) enterDashboard(ctx context.Context) error {
-	return rebuild.EnterDashboard(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu)
+	return rebuild.EnterDashboard(ctx, s.cfg.Write, s.cfg.Read, s.projector.exclusive())
 }

@@ -22,6 +22,11 @@ import (
 // database: idempotently (an event at or below the stored version changes
 // nothing) and in order per order (a gap is retried, never skipped).
 //
+// It takes the events one at a time, in the order the bus delivers them,
+// but commits them in batches (batch.go): consecutive events share one
+// read-database transaction, and their messages are acknowledged to the
+// bus once it has committed.
+//
 // Two operations plug in beside it. The error log (package errorlog)
 // wraps its handler and its router: an event that still fails after its
 // retries is parked, and the later events of its order are held behind it,
@@ -32,8 +37,15 @@ type Projector struct {
 	read *bun.DB
 	log  *slog.Logger
 	// mu lets a rebuild swap the read tables, and a replay run, between two
-	// events.
+	// events (see exclusive).
 	mu sync.RWMutex
+	// batch is the open transaction the events are applied in; batches
+	// are this one and the dashboard projector's, which the operations
+	// commit before they run (exclusive).
+	batch   *batch
+	batches []*batch
+	// rows is what the batch's events write last: their history rows.
+	rows *projection.Batch
 	// gaps fills a gap no event will fill; nil: every gap is retried.
 	gaps GapFiller
 	// metrics count the outcomes for /metrics (metrics.go).
@@ -60,38 +72,56 @@ type Wrapper interface {
 	Holding(next message.NoPublishHandlerFunc) message.NoPublishHandlerFunc
 }
 
-// handle applies one event message.
+// handle applies one event message, in the open batch.
 func (p *Projector) handle(msg *message.Message) error {
 	e, err := changelog.Unmarshal(msg.Payload)
 	if err != nil {
 		return err
 	}
-	ctx := msg.Context()
-	outcome, err := projection.Apply(ctx, p.read, projection.Live, e)
-	if errors.Is(err, projection.ErrGap) {
-		synced := false
-		if p.gaps != nil {
-			var serr error
-			if synced, serr = p.gaps.FillGap(ctx, e); serr != nil {
-				// Said with the gap, so that a parked event tells why.
-				p.log.WarnContext(ctx, "projector: syncing an order from the database of record failed", "order", e.OrderID, "err", serr)
-				return fmt.Errorf("%w (syncing the order from the database of record failed: %v)", err, serr)
-			}
+	err = p.batch.apply(msg, func(ctx context.Context, tx bun.Tx) (func(), bool, error) {
+		outcome, err := p.rows.Apply(ctx, tx, e)
+		if err != nil {
+			// A gap or a refused event is found before anything is
+			// written: the batch's other events can commit.
+			return nil, errors.Is(err, projection.ErrGap) || errors.Is(err, projection.ErrRefused), err
 		}
-		if !synced {
-			p.metrics.gapRetries.Inc()
-			return err
-		}
-		outcome, err = projection.Apply(ctx, p.read, projection.Live, e)
+		return func() { p.done(outcome, e) }, false, nil
+	})
+	if !errors.Is(err, projection.ErrGap) {
+		return err
 	}
+	// The batch has committed: the gap is the read database's, and the
+	// order can be synced from the database of record without waiting on
+	// the batch's transaction.
+	ctx := msg.Context()
+	synced := false
+	if p.gaps != nil {
+		var serr error
+		if synced, serr = p.gaps.FillGap(ctx, e); serr != nil {
+			// Said with the gap, so that a parked event tells why.
+			p.log.WarnContext(ctx, "projector: syncing an order from the database of record failed", "order", e.OrderID, "err", serr)
+			return fmt.Errorf("%w (syncing the order from the database of record failed: %v)", err, serr)
+		}
+	}
+	if !synced {
+		p.metrics.gapRetries.Inc()
+		return err
+	}
+	outcome, err := projection.Apply(ctx, p.read, projection.Live, e)
 	if err != nil {
 		return err
 	}
+	p.done(outcome, e)
+	return nil
+}
+
+// done counts what became of e once it is committed, and tells of the
+// change (changes.go).
+func (p *Projector) done(outcome projection.Outcome, e order.Event) {
 	p.metrics.outcome(outcome, e)
 	if outcome == projection.OutcomeApplied && p.applied != nil {
 		p.applied(e)
 	}
-	return nil
 }
 
 // between runs h holding mu for reading: a rebuild's swap or a replay,
@@ -101,6 +131,34 @@ func (p *Projector) between(h message.NoPublishHandlerFunc) message.NoPublishHan
 		p.mu.RLock()
 		defer p.mu.RUnlock()
 		return h(msg)
+	}
+}
+
+// exclusive is the projectors' lock as the operations take it: a rebuild
+// swapping the tables in, a replay or a discard from the error log,
+// entering the stage. Locked, no event is being applied and the open
+// batches have committed, so that the operation's writes neither wait on a
+// batch's transaction (SQLite has one writer) nor miss its events.
+func (p *Projector) exclusive() *exclusiveLock { return &exclusiveLock{p: p} }
+
+type exclusiveLock struct{ p *Projector }
+
+func (l *exclusiveLock) Lock() {
+	l.p.mu.Lock()
+	l.p.flush()
+}
+
+func (l *exclusiveLock) Unlock()  { l.p.mu.Unlock() }
+func (l *exclusiveLock) RLock()   { l.p.mu.RLock() }
+func (l *exclusiveLock) RUnlock() { l.p.mu.RUnlock() }
+
+// flush commits the open batches; a batch that fails to commit has its
+// events delivered again.
+func (p *Projector) flush() {
+	for _, b := range p.batches {
+		if err := b.flush(); err != nil {
+			p.log.Warn("projector: a batch of events could not commit; the bus delivers them again", "err", err)
+		}
 	}
 }
 

@@ -184,6 +184,11 @@ func New(cfg Config) (*Stage, error) {
 	s.workshopCommandBus(handlers, reads)
 	s.projector = &Projector{read: cfg.Read, log: cfg.Logger.With("component", "projector"), metrics: newStageMetrics(cfg.Metrics),
 		applied: func(e order.Event) { s.tell(e.OrderID) }}
+	s.projector.batch = newBatch(cfg.Read, s.projector.log)
+	s.projector.batches = []*batch{s.projector.batch}
+	s.projector.rows = projection.NewBatch(projection.Live)
+	s.projector.batch.beforeCommit(func(ctx context.Context, tx bun.Tx) error { return s.projector.rows.Write(ctx, tx) },
+		s.projector.rows.Discard)
 	s.relay.published = s.projector.metrics.published
 	// The operations plug in: the error log around the relay and the
 	// projector, the sync from the database of record for the gaps no event
@@ -199,7 +204,7 @@ func New(cfg Config) (*Stage, error) {
 		Parked: m.parked.Inc, Held: m.held.Inc,
 		Duplicate: func(e order.Event) { m.outcome(projection.OutcomeDuplicate, e) },
 		Replayed:  m.applied.Add,
-	}}
+	}, Commit: s.projector.batch.flush}
 	registerBacklog(cfg.Metrics, cfg.NATS, s.consumers())
 	if s.router, err = s.projector.router(s.workshopEvents(s.sub), s.topics.events, s.workshopHolding(holding), logger); err != nil {
 		return nil, err
@@ -280,6 +285,9 @@ func (s *Stage) Close() error {
 	var err error
 	if s.runs(WorkerProjector) {
 		err = s.router.Close()
+		// The events applied since the last commit are committed and
+		// acknowledged now, rather than delivered again after a restart.
+		s.projector.flush()
 	}
 	if s.runs(WorkerCommands) {
 		err = errors.Join(err, s.bus.Close())
@@ -308,7 +316,7 @@ func (s *Stage) CommandStatus(ctx context.Context, commandID string) (commandbus
 // database far behind (new, dropped, restored) is rebuilt instead, the way
 // Rebuild does it (rebuild.Enter).
 func (s *Stage) Enter(ctx context.Context, progress func(done, total int64)) error {
-	if err := rebuild.Enter(ctx, s.cfg.Write, s.cfg.Read, &s.projector.mu, s.cfg.Logger, progress); err != nil {
+	if err := rebuild.Enter(ctx, s.cfg.Write, s.cfg.Read, s.projector.exclusive(), s.cfg.Logger, progress); err != nil {
 		return err
 	}
 	return s.enterDashboard(ctx)

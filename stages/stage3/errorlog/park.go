@@ -34,6 +34,12 @@ type Projector struct {
 	Log     *slog.Logger
 	// Hooks count what the error log did, for the projector's metrics.
 	Hooks Hooks
+	// Commit, if set, commits the events the projector has applied and
+	// not committed yet (its open batch): Holding calls it before it reads
+	// the read side for an order with parked events, or writes beside the
+	// projector, so that it sees every event applied so far and waits on no
+	// open transaction.
+	Commit func() error
 }
 
 // Hooks are called with what the error log did with an event; nil ones are
@@ -103,6 +109,9 @@ func (p Projector) Holding(next message.NoPublishHandlerFunc) message.NoPublishH
 			}
 			return next(msg)
 		}
+		if err := p.commit(); err != nil {
+			return err
+		}
 		stored, _, err := projection.NewReadModel(p.Read).Version(ctx, e.OrderID)
 		if err != nil {
 			return err
@@ -115,6 +124,9 @@ func (p Projector) Holding(next message.NoPublishHandlerFunc) message.NoPublishH
 			if err := next(msg); err != nil {
 				return err
 			}
+			if err := p.commit(); err != nil {
+				return err
+			}
 			return p.replayBehind(ctx, e)
 		}
 		if err := projection.Hold(ctx, p.Read, e, msg.Payload); err != nil {
@@ -124,6 +136,14 @@ func (p Projector) Holding(next message.NoPublishHandlerFunc) message.NoPublishH
 		call0(p.Hooks.Held)
 		return nil
 	}
+}
+
+// commit commits the projector's open batch, if it has one.
+func (p Projector) commit() error {
+	if p.Commit == nil {
+		return nil
+	}
+	return p.Commit()
 }
 
 // replayBehind replays the events parked behind e, which filled their gap.

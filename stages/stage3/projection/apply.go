@@ -141,47 +141,99 @@ func Apply(ctx context.Context, db *bun.DB, t Tables, e order.Event) (Outcome, e
 	}
 }
 
-// ApplyIn is Apply inside the caller's transaction tx, for a caller that is
-// the only writer of tables t (a rebuild filling its shadow tables), so
-// that many events can share one transaction. An error leaves tx as it
-// was before the call only if the caller wraps the call in a savepoint.
-func ApplyIn(ctx context.Context, tx bun.Tx, t Tables, e order.Event) (Outcome, error) {
-	return apply(ctx, tx, t, e)
+// Batch applies many events to the read tables in the caller's
+// transaction, so that they share one commit (the projector's batches),
+// with Apply's rules. Each event's order row is written at once, so that
+// the order's next event finds it; the history rows, which no event reads,
+// are kept and written together (Write), last in the transaction. A race
+// with another writer starts an event's step over within the transaction,
+// which then reads the other writer's row: on PostgreSQL each statement of
+// a read-committed transaction sees what committed before it, and on
+// SQLite the transaction holds the only write lock from its start, so no
+// race can happen.
+type Batch struct {
+	t       Tables
+	history []*history
 }
+
+// NewBatch returns an empty batch for the tables t.
+func NewBatch(t Tables) *Batch { return &Batch{t: t} }
+
+// Apply applies e in tx, keeping its history row for Write. An error
+// wrapping ErrGap or ErrRefused is found before anything is written, and
+// leaves tx and the batch as they were; any other may leave tx
+// half-written, for the caller to roll back (and Discard the batch).
+func (b *Batch) Apply(ctx context.Context, tx bun.IDB, e order.Event) (Outcome, error) {
+	for attempt := 1; ; attempt++ {
+		out, h, err := applyView(ctx, tx, b.t, e)
+		if errors.Is(err, errRaced) && attempt < 10 {
+			continue
+		}
+		if h != nil {
+			b.history = append(b.history, h)
+		}
+		return out, err
+	}
+}
+
+// Write writes the events' history rows in tx, in one statement, and
+// empties the batch for the next transaction.
+func (b *Batch) Write(ctx context.Context, tx bun.IDB) error {
+	rows := b.history
+	b.history = nil
+	return insertHistory(ctx, tx, b.t, rows...)
+}
+
+// Discard forgets the events' history rows, when their transaction rolled
+// back.
+func (b *Batch) Discard() { b.history = nil }
 
 // apply is Apply's step inside a transaction.
 func apply(ctx context.Context, tx bun.IDB, t Tables, e order.Event) (Outcome, error) {
+	out, h, err := applyView(ctx, tx, t, e)
+	if err != nil || h == nil {
+		return out, err
+	}
+	if err := insertHistory(ctx, tx, t, h); err != nil {
+		return 0, err
+	}
+	return out, nil
+}
+
+// applyView is apply without the history row, which it returns for the
+// caller to write (nil when the event changed nothing).
+func applyView(ctx context.Context, tx bun.IDB, t Tables, e order.Event) (Outcome, *history, error) {
 	if e.OrderVersion < 1 {
-		return 0, fmt.Errorf("%w: event %s of order %s has no version", ErrRefused, e.Type, e.OrderID)
+		return 0, nil, fmt.Errorf("%w: event %s of order %s has no version", ErrRefused, e.Type, e.OrderID)
 	}
 	cur, err := loadView(ctx, tx, t, e.OrderID)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	o := &order.Order{}
 	stored := 0
 	if cur != nil {
 		if cur.Deleted {
-			return OutcomeDuplicate, nil
+			return OutcomeDuplicate, nil, nil
 		}
 		stored = cur.Version
 		if o, err = cur.order(); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	switch {
 	case e.OrderVersion <= stored:
-		return OutcomeDuplicate, nil
+		return OutcomeDuplicate, nil, nil
 	case e.OrderVersion > stored+1:
-		return 0, fmt.Errorf("%w: %s v%d of order %s arrived while the read side is at v%d", ErrGap, e.Type, e.OrderVersion, e.OrderID, stored)
+		return 0, nil, fmt.Errorf("%w: %s v%d of order %s arrived while the read side is at v%d", ErrGap, e.Type, e.OrderVersion, e.OrderID, stored)
 	}
 	if err := o.Apply(e); err != nil {
-		return 0, fmt.Errorf("project %s v%d of order %s: %w: %w", e.Type, e.OrderVersion, e.OrderID, ErrRefused, err)
+		return 0, nil, fmt.Errorf("project %s v%d of order %s: %w: %w", e.Type, e.OrderVersion, e.OrderID, ErrRefused, err)
 	}
 	_, deleted := e.Payload.(order.OrderDeleted)
 	row, err := viewOf(o, deleted)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var res sql.Result
 	if cur == nil {
@@ -193,16 +245,13 @@ func apply(ctx context.Context, tx bun.IDB, t Tables, e order.Event) (Outcome, e
 			Where("id = ?", e.OrderID).Where("version = ?", stored).Exec(ctx)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("write order %s v%d: %w", e.OrderID, e.OrderVersion, err)
+		return 0, nil, fmt.Errorf("write order %s v%d: %w", e.OrderID, e.OrderVersion, err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return 0, errRaced
+		return 0, nil, errRaced
 	}
 	h := &history{OrderID: e.OrderID, Version: e.OrderVersion, Type: e.Type, OccurredAt: e.OccurredAt.UTC(), Text: historyText(e, o)}
-	if err := insertHistory(ctx, tx, t, h); err != nil {
-		return 0, err
-	}
-	return OutcomeApplied, nil
+	return OutcomeApplied, h, nil
 }
 
 // loadView reads an order's row, tombstone included; nil if there is none.

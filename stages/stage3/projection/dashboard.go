@@ -239,9 +239,12 @@ func ApplyDashboard(ctx context.Context, db *bun.DB, t DashboardTables, e order.
 	for attempt := 1; ; attempt++ {
 		var out Outcome
 		err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			d := map[figureKey]figureDelta{}
 			var err error
-			out, err = applyDashboard(ctx, tx, t, e)
-			return err
+			if out, err = applyDashboard(ctx, tx, t, e, d); err != nil {
+				return err
+			}
+			return addFigures(ctx, tx, t, d)
 		})
 		if errors.Is(err, errRaced) && attempt < 10 {
 			continue
@@ -253,7 +256,9 @@ func ApplyDashboard(ctx context.Context, db *bun.DB, t DashboardTables, e order.
 	}
 }
 
-func applyDashboard(ctx context.Context, tx bun.IDB, t DashboardTables, e order.Event) (Outcome, error) {
+// applyDashboard is ApplyDashboard's step in tx: it writes the order's row
+// and adds what the event changes in the figures to d.
+func applyDashboard(ctx context.Context, tx bun.IDB, t DashboardTables, e order.Event, d map[figureKey]figureDelta) (Outcome, error) {
 	if e.OrderVersion < 1 {
 		return 0, fmt.Errorf("%w: event %s of order %s has no version", ErrRefused, e.Type, e.OrderID)
 	}
@@ -278,10 +283,57 @@ func applyDashboard(ctx context.Context, tx bun.IDB, t DashboardTables, e order.
 	if err != nil {
 		return 0, err
 	}
-	if err := setDashOrder(ctx, tx, t, cur, next); err != nil {
+	if err := writeDashOrder(ctx, tx, t, cur, next, d); err != nil {
 		return 0, err
 	}
 	return OutcomeApplied, nil
+}
+
+// DashboardBatch applies many events to the dashboard's tables in the
+// caller's transaction (the dashboard projector's batches), with
+// ApplyDashboard's rules: each event's order row is written at once, so
+// that the next event of the order finds it, and what the events change in
+// the figures is summed and written once for them all (Write), last in the
+// transaction. On PostgreSQL the figures' rows, which every event changes,
+// are then locked in one go after the orders' and only until the commit.
+// A race with another writer starts an event's step over within the
+// transaction, as Batch.Apply does.
+type DashboardBatch struct {
+	t DashboardTables
+	d map[figureKey]figureDelta
+}
+
+// NewDashboardBatch returns an empty batch for the tables t.
+func NewDashboardBatch(t DashboardTables) *DashboardBatch {
+	return &DashboardBatch{t: t, d: map[figureKey]figureDelta{}}
+}
+
+// Apply applies e in tx, keeping its change of the figures for Write. An
+// error wrapping ErrGap or ErrRefused leaves tx and the batch as they
+// were; any other may leave tx half-written, for the caller to roll back
+// (and Discard the batch).
+func (b *DashboardBatch) Apply(ctx context.Context, tx bun.IDB, e order.Event) (Outcome, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := applyDashboard(ctx, tx, b.t, e, b.d)
+		if errors.Is(err, errRaced) && attempt < 10 {
+			continue
+		}
+		return out, err
+	}
+}
+
+// Write adds the events' changes to the figures in tx, and empties the
+// batch for the next transaction.
+func (b *DashboardBatch) Write(ctx context.Context, tx bun.IDB) error {
+	d := b.d
+	b.d = map[figureKey]figureDelta{}
+	return addFigures(ctx, tx, b.t, d)
+}
+
+// Discard forgets the events' changes, when their transaction rolled
+// back.
+func (b *DashboardBatch) Discard() {
+	b.d = map[figureKey]figureDelta{}
 }
 
 // DashboardVersion is the version of an order the dashboard has applied, 0

@@ -414,6 +414,14 @@ func Behind(ctx context.Context, write, read *bun.DB) (bool, error) {
 // synced past them).
 const behindSlack = 200
 
+// RWLocker is the projector's lock (a *sync.RWMutex will do): taken for
+// reading beside the projector, exclusively between two of its events.
+type RWLocker interface {
+	sync.Locker
+	RLock()
+	RUnlock()
+}
+
 // Enter brings the read database up to date before stage 3 becomes active:
 // a rebuild when it is behind (Behind), a sync with the database of record
 // otherwise, holding the projector's lock mu for reading so that no rebuild
@@ -421,7 +429,7 @@ const behindSlack = 200
 // running (say from the UI's button) rather than failing, then decides
 // again. progress is called with how far it is, in thousandths while
 // rebuilding.
-func Enter(ctx context.Context, write, read *bun.DB, mu *sync.RWMutex, log *slog.Logger, progress func(done, total int64)) error {
+func Enter(ctx context.Context, write, read *bun.DB, mu RWLocker, log *slog.Logger, progress func(done, total int64)) error {
 	select {
 	case rebuilding <- struct{}{}:
 	case <-ctx.Done():
