@@ -51,6 +51,12 @@ type sentCommand struct {
 	stage0    bool   // sent to stage 0's /api/orders
 	detail    string // why it was not acknowledged
 	at        time.Time
+	// requestID is the X-Request-ID the command was sent with, which the
+	// app's access log repeats; rerouted lists the earlier attempts that the
+	// other API's stage turned away ("stage N is active").
+	requestID string
+	rerouted  []string
+	took      time.Duration // from sending to the answer (or the error)
 }
 
 // chaosLoad is what every client sent and got.
@@ -132,6 +138,7 @@ type chaosClient struct {
 	load *chaosLoad
 	rng  *rand.Rand
 	http *http.Client
+	sent int // requests sent, for their IDs
 }
 
 func (c *chaosClient) run(ctx context.Context) {
@@ -223,10 +230,14 @@ var stageActive = regexp.MustCompile(`stage (\d) is active and has no`)
 // API (that answer came from the router: nothing was applied).
 func (c *chaosClient) send(ctx context.Context, id, name string) *sentCommand {
 	body := c.body(id, name)
+	var rerouted []string
 	for attempt := 0; ; attempt++ {
 		stage0 := c.load.stage0API.Load()
-		sc := &sentCommand{client: c.n, order: id, name: name, stage0: stage0, at: time.Now()}
-		res, msg, err := c.do(ctx, stage0, id, name, body)
+		c.sent++
+		sc := &sentCommand{client: c.n, order: id, name: name, stage0: stage0, at: time.Now(),
+			requestID: fmt.Sprintf("chaos-%d-%d", c.n, c.sent), rerouted: rerouted}
+		res, msg, err := c.do(ctx, sc.requestID, stage0, id, name, body)
+		sc.took = time.Since(sc.at)
 		if err != nil {
 			sc.outcome, sc.detail = outUnknown, err.Error()
 			return sc
@@ -236,6 +247,7 @@ func (c *chaosClient) send(ctx context.Context, id, name string) *sentCommand {
 			if m := stageActive.FindSubmatch(msg); m != nil {
 				c.load.rerouted.Add(1)
 				c.load.stage0API.Store(string(m[1]) == "0")
+				rerouted = append(rerouted, fmt.Sprintf("%s to %s: stage %s is active", sc.requestID, apiName(stage0), m[1]))
 				continue
 			}
 		}
@@ -271,8 +283,17 @@ func (c *chaosClient) send(ctx context.Context, id, name string) *sentCommand {
 	}
 }
 
-// do sends the command to stage 0's REST API or to stages 1–3's modify API.
-func (c *chaosClient) do(ctx context.Context, stage0 bool, id, name string, body map[string]any) (*http.Response, []byte, error) {
+// apiName names the API a command went to.
+func apiName(stage0 bool) string {
+	if stage0 {
+		return "stage 0"
+	}
+	return "stages 1-3"
+}
+
+// do sends the command to stage 0's REST API or to stages 1–3's modify
+// API, with requestID as its X-Request-ID.
+func (c *chaosClient) do(ctx context.Context, requestID string, stage0 bool, id, name string, body map[string]any) (*http.Response, []byte, error) {
 	method, path := http.MethodPost, "/api/commands/"+name
 	if stage0 {
 		method, path, body = stage0Request(id, name, body)
@@ -292,6 +313,7 @@ func (c *chaosClient) do(ctx context.Context, stage0 bool, id, name string, body
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("X-Request-ID", requestID)
 	res, err := c.http.Do(req)
 	if err != nil {
 		return nil, nil, err

@@ -299,7 +299,9 @@ func runChaos(t *testing.T, cfg chaosConfig, postgres bool, mode string) {
 	fmt.Println(summary)
 
 	if tl.lost > 0 || tl.duplicated > 0 {
-		t.Errorf("%d acknowledged commands lost, %d effects duplicated:\n  %s", tl.lost, tl.duplicated, strings.Join(tl.problems, "\n  "))
+		t.Errorf("%d acknowledged commands lost, %d effects duplicated:%s", tl.lost, tl.duplicated, tl.report(func(id string) string {
+			return orderRecord(bg, write, id) + "\n" + commandLog(commands, start, app.requestLog)(id)
+		}))
 	}
 	if len(eventProblems) > 0 {
 		t.Errorf("the change log disagrees with the orders:\n  %s", strings.Join(eventProblems, "\n  "))
