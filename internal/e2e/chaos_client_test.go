@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -139,6 +140,8 @@ type chaosClient struct {
 	rng  *rand.Rand
 	http *http.Client
 	sent int // requests sent, for their IDs
+	// lines are the lines the client last sent for its order.
+	lines []map[string]any
 }
 
 func (c *chaosClient) run(ctx context.Context) {
@@ -348,14 +351,26 @@ func stage0Request(id, name string, body map[string]any) (string, string, map[st
 // a client applies its commands one after the other, so an effect applied
 // twice (a change of lines) shows as a version too many rather than as a
 // conflict.
+//
+// A change of lines always sends other lines than the order has. Stage 0's
+// PUT of the lines an order already has changes nothing and answers the
+// version the order is at, as a PUT may; stages 1–3 make a new version of
+// the same change. Sent the same lines again, stage 0 would acknowledge a
+// version twice without anything being duplicated.
 func (c *chaosClient) body(id, name string) map[string]any {
 	switch name {
 	case cPlace:
 		b := placeBody(id, fmt.Sprintf("chaos client %d", c.n))
-		b["lines"] = c.lines()
+		c.lines = c.newLines()
+		b["lines"] = c.lines
 		return b
 	case cLines:
-		return map[string]any{"id": id, "lines": c.lines()}
+		lines := c.newLines()
+		for reflect.DeepEqual(lines, c.lines) {
+			lines = c.newLines()
+		}
+		c.lines = lines
+		return map[string]any{"id": id, "lines": lines}
 	case cCancel:
 		return map[string]any{"id": id, "reason": "chaos"}
 	default:
@@ -363,7 +378,8 @@ func (c *chaosClient) body(id, name string) map[string]any {
 	}
 }
 
-func (c *chaosClient) lines() []map[string]any {
+// newLines draws an order's lines: one to three, of different SKUs.
+func (c *chaosClient) newLines() []map[string]any {
 	n := 1 + c.rng.IntN(3)
 	out := make([]map[string]any, n)
 	skus := c.rng.Perm(40) // an order's lines name different SKUs
