@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -186,13 +188,28 @@ func sameOrder(a, b orderRow) bool {
 type chaosTally struct {
 	sent, accepted, applied, lost, duplicated, unknown, rejected, handledRejected int
 	problems                                                                      []string // lost and duplicated effects, each said once
+	problemOrders                                                                 []string // the order each problem is about
 	rejections                                                                    []string // what rejected commands were told
 }
 
-func (t *chaosTally) problem(format string, args ...any) {
+func (t *chaosTally) problem(id, format string, args ...any) {
 	if len(t.problems) < 30 {
 		t.problems = append(t.problems, fmt.Sprintf(format, args...))
+		t.problemOrders = append(t.problemOrders, id)
 	}
+}
+
+// report lists the problems, each followed by what about says of its
+// order (the clients' commands, the app's log of them).
+func (t *chaosTally) report(about func(id string) string) string {
+	var b strings.Builder
+	for i, p := range t.problems {
+		fmt.Fprintf(&b, "\n  %s", p)
+		if about != nil {
+			fmt.Fprintf(&b, "\n      %s", strings.ReplaceAll(about(t.problemOrders[i]), "\n", "\n      "))
+		}
+	}
+	return b.String()
 }
 
 // tally decides, for every acknowledged command, whether its effect is in
@@ -222,7 +239,7 @@ func tally(ctx context.Context, write *bun.DB, commands []*sentCommand) (chaosTa
 		v, present := final[id]
 		// Commands that may have changed the order, and what each made.
 		possible := 0
-		made := map[int]string{}
+		made := map[int]*sentCommand{}
 		for i, c := range cs {
 			t.sent++
 			switch c.outcome {
@@ -248,7 +265,7 @@ func tally(ctx context.Context, write *bun.DB, commands []*sentCommand) (chaosTa
 				switch status {
 				case "":
 					t.lost++
-					t.problem("lost: %s of order %s accepted (202, command %s) and never handled", c.name, id, c.commandID)
+					t.problem(id, "lost: %s of order %s accepted (202, command %s) and never handled", c.name, id, c.commandID)
 					continue
 				case "rejected":
 					t.handledRejected++
@@ -273,26 +290,26 @@ func tally(ctx context.Context, write *bun.DB, commands []*sentCommand) (chaosTa
 				t.applied++
 			} else {
 				t.lost++
-				t.problem("lost: %s of order %s acknowledged at v%d (%d); the database of record has %s", c.name, id, version, c.status, describeFinal(v, present))
+				t.problem(id, "lost: %s of order %s acknowledged at v%d (%d); the database of record has %s", c.name, id, version, c.status, describeFinal(v, present))
 			}
 			if c.name != cDelete && version > 0 {
 				if prev, dup := made[version]; dup {
 					t.duplicated++
-					t.problem("duplicated: order %s v%d made by %s and by %s", id, version, prev, c.name)
+					t.problem(id, "duplicated: order %s v%d made by %s (%s) and by %s (%s)", id, version, prev.name, prev.requestID, c.name, c.requestID)
 				}
-				made[version] = c.name
+				made[version] = c
 			}
 		}
 		if present && v > possible {
 			t.duplicated += v - possible
-			t.problem("duplicated: order %s is at v%d, but only %d of its commands could have changed it (acknowledged or unknown)", id, v, possible)
+			t.problem(id, "duplicated: order %s is at v%d, but only %d of its commands could have changed it (acknowledged or unknown)", id, v, possible)
 		}
 	}
 	// Orders nobody placed.
 	for id := range final {
 		if _, ok := byOrder[id]; !ok {
 			t.duplicated++
-			t.problem("order %s is in the database of record but no client sent it", id)
+			t.problem(id, "order %s is in the database of record but no client sent it", id)
 		}
 	}
 	return t, nil
@@ -331,4 +348,84 @@ func history(commands []*sentCommand, start time.Time) func(id string) string {
 		}
 		return "clients: " + strings.Join(parts, ", ")
 	}
+}
+
+// commandLog says, for a problem's order, every command the clients sent
+// for it, one a line: when, what, to which API, the answer, the version it
+// made, how long it took, its request ID and the attempts the other API
+// turned away; then what logs (nil: none) holds of those requests (the
+// app's access log: the stage that answered and how).
+func commandLog(commands []*sentCommand, start time.Time, logs func(requestIDs []string) []string) func(id string) string {
+	byOrder := map[string][]*sentCommand{}
+	for _, c := range commands {
+		byOrder[c.order] = append(byOrder[c.order], c)
+	}
+	return func(id string) string {
+		var lines, ids []string
+		for _, c := range byOrder[id] {
+			l := fmt.Sprintf("%s (%.2fs) %s %s to %s: %d", c.at.UTC().Format("15:04:05.000"), c.at.Sub(start).Seconds(), c.outcome, c.name, apiName(c.stage0), c.status)
+			if c.version > 0 {
+				l += fmt.Sprintf(" v%d", c.version)
+			}
+			if c.commandID != "" {
+				l += " command " + c.commandID
+			}
+			l += fmt.Sprintf(" in %d ms, request %s", c.took.Milliseconds(), c.requestID)
+			if c.detail != "" {
+				l += " (" + c.detail + ")"
+			}
+			if len(c.rerouted) > 0 {
+				l += "; before: " + strings.Join(c.rerouted, ", ")
+			}
+			lines = append(lines, l)
+			ids = append(ids, c.requestID)
+			for _, r := range c.rerouted {
+				ids = append(ids, strings.Fields(r)[0])
+			}
+		}
+		if len(lines) == 0 {
+			return "no client sent it"
+		}
+		if logs != nil {
+			for _, l := range logs(ids) {
+				lines = append(lines, "app: "+l)
+			}
+		}
+		return strings.Join(lines, "\n")
+	}
+}
+
+// orderRecord says what the database of record holds of one order: its
+// row, and its change log entries (stage 3's writes; stages 0–2 log none).
+func orderRecord(ctx context.Context, write *bun.DB, id string) string {
+	var version int
+	var status string
+	var updated time.Time
+	row := "no such order"
+	err := write.QueryRowContext(ctx, "SELECT version, status, updated_at FROM orders WHERE lower(CAST(id AS TEXT)) = ?", id).Scan(&version, &status, &updated)
+	switch {
+	case err == nil:
+		row = fmt.Sprintf("v%d %s, updated %s", version, status, updated.UTC().Format("15:04:05.000"))
+	case !errors.Is(err, sql.ErrNoRows):
+		row = err.Error()
+	}
+	rows, err := write.QueryContext(ctx, "SELECT order_version, type, occurred_at FROM change_log WHERE lower(CAST(order_id AS TEXT)) = ? ORDER BY order_version", id)
+	if err != nil {
+		return "database of record: " + row + "; change log: " + err.Error()
+	}
+	defer rows.Close()
+	var logged []string
+	for rows.Next() {
+		var v int
+		var typ string
+		var at time.Time
+		if err := rows.Scan(&v, &typ, &at); err != nil {
+			return "database of record: " + row + "; change log: " + err.Error()
+		}
+		logged = append(logged, fmt.Sprintf("v%d %s at %s", v, typ, at.UTC().Format("15:04:05.000")))
+	}
+	if len(logged) > 30 {
+		logged = append(logged[:10:10], fmt.Sprintf("… %d more …", len(logged)-20), strings.Join(logged[len(logged)-10:], ", "))
+	}
+	return "database of record: " + row + "; change log: [" + strings.Join(logged, ", ") + "]"
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -51,6 +52,12 @@ type sentCommand struct {
 	stage0    bool   // sent to stage 0's /api/orders
 	detail    string // why it was not acknowledged
 	at        time.Time
+	// requestID is the X-Request-ID the command was sent with, which the
+	// app's access log repeats; rerouted lists the earlier attempts that the
+	// other API's stage turned away ("stage N is active").
+	requestID string
+	rerouted  []string
+	took      time.Duration // from sending to the answer (or the error)
 }
 
 // chaosLoad is what every client sent and got.
@@ -132,6 +139,9 @@ type chaosClient struct {
 	load *chaosLoad
 	rng  *rand.Rand
 	http *http.Client
+	sent int // requests sent, for their IDs
+	// lines are the lines the client last sent for its order.
+	lines []map[string]any
 }
 
 func (c *chaosClient) run(ctx context.Context) {
@@ -223,10 +233,14 @@ var stageActive = regexp.MustCompile(`stage (\d) is active and has no`)
 // API (that answer came from the router: nothing was applied).
 func (c *chaosClient) send(ctx context.Context, id, name string) *sentCommand {
 	body := c.body(id, name)
+	var rerouted []string
 	for attempt := 0; ; attempt++ {
 		stage0 := c.load.stage0API.Load()
-		sc := &sentCommand{client: c.n, order: id, name: name, stage0: stage0, at: time.Now()}
-		res, msg, err := c.do(ctx, stage0, id, name, body)
+		c.sent++
+		sc := &sentCommand{client: c.n, order: id, name: name, stage0: stage0, at: time.Now(),
+			requestID: fmt.Sprintf("chaos-%d-%d", c.n, c.sent), rerouted: rerouted}
+		res, msg, err := c.do(ctx, sc.requestID, stage0, id, name, body)
+		sc.took = time.Since(sc.at)
 		if err != nil {
 			sc.outcome, sc.detail = outUnknown, err.Error()
 			return sc
@@ -236,6 +250,7 @@ func (c *chaosClient) send(ctx context.Context, id, name string) *sentCommand {
 			if m := stageActive.FindSubmatch(msg); m != nil {
 				c.load.rerouted.Add(1)
 				c.load.stage0API.Store(string(m[1]) == "0")
+				rerouted = append(rerouted, fmt.Sprintf("%s to %s: stage %s is active", sc.requestID, apiName(stage0), m[1]))
 				continue
 			}
 		}
@@ -271,8 +286,17 @@ func (c *chaosClient) send(ctx context.Context, id, name string) *sentCommand {
 	}
 }
 
-// do sends the command to stage 0's REST API or to stages 1–3's modify API.
-func (c *chaosClient) do(ctx context.Context, stage0 bool, id, name string, body map[string]any) (*http.Response, []byte, error) {
+// apiName names the API a command went to.
+func apiName(stage0 bool) string {
+	if stage0 {
+		return "stage 0"
+	}
+	return "stages 1-3"
+}
+
+// do sends the command to stage 0's REST API or to stages 1–3's modify
+// API, with requestID as its X-Request-ID.
+func (c *chaosClient) do(ctx context.Context, requestID string, stage0 bool, id, name string, body map[string]any) (*http.Response, []byte, error) {
 	method, path := http.MethodPost, "/api/commands/"+name
 	if stage0 {
 		method, path, body = stage0Request(id, name, body)
@@ -292,6 +316,7 @@ func (c *chaosClient) do(ctx context.Context, stage0 bool, id, name string, body
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("X-Request-ID", requestID)
 	res, err := c.http.Do(req)
 	if err != nil {
 		return nil, nil, err
@@ -326,14 +351,26 @@ func stage0Request(id, name string, body map[string]any) (string, string, map[st
 // a client applies its commands one after the other, so an effect applied
 // twice (a change of lines) shows as a version too many rather than as a
 // conflict.
+//
+// A change of lines always sends other lines than the order has. Stage 0's
+// PUT of the lines an order already has changes nothing and answers the
+// version the order is at, as a PUT may; stages 1–3 make a new version of
+// the same change. Sent the same lines again, stage 0 would acknowledge a
+// version twice without anything being duplicated.
 func (c *chaosClient) body(id, name string) map[string]any {
 	switch name {
 	case cPlace:
 		b := placeBody(id, fmt.Sprintf("chaos client %d", c.n))
-		b["lines"] = c.lines()
+		c.lines = c.newLines()
+		b["lines"] = c.lines
 		return b
 	case cLines:
-		return map[string]any{"id": id, "lines": c.lines()}
+		lines := c.newLines()
+		for reflect.DeepEqual(lines, c.lines) {
+			lines = c.newLines()
+		}
+		c.lines = lines
+		return map[string]any{"id": id, "lines": lines}
 	case cCancel:
 		return map[string]any{"id": id, "reason": "chaos"}
 	default:
@@ -341,7 +378,8 @@ func (c *chaosClient) body(id, name string) map[string]any {
 	}
 }
 
-func (c *chaosClient) lines() []map[string]any {
+// newLines draws an order's lines: one to three, of different SKUs.
+func (c *chaosClient) newLines() []map[string]any {
 	n := 1 + c.rng.IntN(3)
 	out := make([]map[string]any, n)
 	skus := c.rng.Perm(40) // an order's lines name different SKUs

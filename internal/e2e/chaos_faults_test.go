@@ -35,6 +35,7 @@ type chaosApp struct {
 	p        *proc
 	base     atomic.Pointer[string]
 	restarts int
+	all      []*proc // p and the processes before it, for their logs
 }
 
 func startChaosApp(t *testing.T, args []string, env ...string) *chaosApp {
@@ -46,6 +47,7 @@ func startChaosApp(t *testing.T, args []string, env ...string) *chaosApp {
 func (a *chaosApp) start() {
 	a.t.Helper()
 	a.p = serve(a.t, fmt.Sprintf("app#%d", a.restarts+1), a.args, a.env...)
+	a.all = append(a.all, a.p)
 	base := a.p.base
 	a.base.Store(&base)
 }
@@ -61,6 +63,18 @@ func (a *chaosApp) killAndRestart() {
 	a.p.kill()
 	a.restarts++
 	a.start()
+}
+
+// requestLog returns the lines of the app's logs, of every process it ran,
+// that name one of the request IDs, each after its process's name.
+func (a *chaosApp) requestLog(ids []string) []string {
+	var out []string
+	for _, p := range a.all {
+		for _, l := range p.log.lines(ids) {
+			out = append(out, p.name+" "+l)
+		}
+	}
+	return out
 }
 
 // natsServer is an external nats-server the test owns: on a free loopback

@@ -297,9 +297,16 @@ func runChaos(t *testing.T, cfg chaosConfig, postgres bool, mode string) {
 		variant, tl.sent, tl.accepted, tl.applied, tl.lost, tl.duplicated, tl.unknown, tl.rejected, tl.handledRejected, convergedText, ran.String())
 	t.Log(summary)
 	fmt.Println(summary)
+	// The problems' first lines go with the summary too, so that a run
+	// filtered for it (grep chaos) keeps them.
+	for _, p := range tl.problems {
+		fmt.Println("chaos " + variant + ": " + p)
+	}
 
 	if tl.lost > 0 || tl.duplicated > 0 {
-		t.Errorf("%d acknowledged commands lost, %d effects duplicated:\n  %s", tl.lost, tl.duplicated, strings.Join(tl.problems, "\n  "))
+		t.Errorf("%d acknowledged commands lost, %d effects duplicated:%s", tl.lost, tl.duplicated, tl.report(func(id string) string {
+			return orderRecord(bg, write, id) + "\n" + commandLog(commands, start, app.requestLog)(id)
+		}))
 	}
 	if len(eventProblems) > 0 {
 		t.Errorf("the change log disagrees with the orders:\n  %s", strings.Join(eventProblems, "\n  "))

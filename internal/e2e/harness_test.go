@@ -417,6 +417,22 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// lines returns the log's lines that name one of the request IDs.
+func (l *logBuffer) lines(requestIDs []string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		for _, id := range requestIDs {
+			if strings.Contains(line, `"request_id":"`+id+`"`) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // summary is what a failed test shows of the log: its warnings and errors
 // (the access log makes the whole too long to read) and its last lines.
 func (l *logBuffer) summary() string {

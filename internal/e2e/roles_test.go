@@ -229,7 +229,7 @@ func TestScaleOutSurvivesKills(t *testing.T) {
 	fmt.Println(summary)
 
 	if tl.lost > 0 || tl.duplicated > 0 {
-		t.Errorf("%d acknowledged commands lost, %d effects duplicated:\n  %s", tl.lost, tl.duplicated, strings.Join(tl.problems, "\n  "))
+		t.Errorf("%d acknowledged commands lost, %d effects duplicated:%s", tl.lost, tl.duplicated, tl.report(commandLog(sent, start, nil)))
 	}
 	if tl.accepted == 0 || tl.applied < tl.accepted/2 {
 		t.Errorf("only %d of %d commands accepted and %d applied: the run proves little", tl.accepted, tl.sent, tl.applied)
