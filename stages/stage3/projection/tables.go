@@ -45,6 +45,19 @@ func (t Tables) pairs(db bun.IDB) [][2]string {
 // into the shadow table's name (order_views_newest → order_views_shadow_newest),
 // so that SwapShadow can turn them back.
 func CreateShadow(ctx context.Context, db *bun.DB) error {
+	return createShadow(ctx, db, false)
+}
+
+// CreateBareShadow is CreateShadow for a bulk load: the shadow tables get
+// their columns and keys but none of their other indexes, nor on SQLite
+// the search index's triggers. Filled in bulk (Bulk) and then given their
+// indexes at once (IndexShadow), they cost a sort per index rather than an
+// index update per row.
+func CreateBareShadow(ctx context.Context, db *bun.DB) error {
+	return createShadow(ctx, db, true)
+}
+
+func createShadow(ctx context.Context, db *bun.DB, bare bool) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		for _, p := range Shadow.pairs(tx) {
 			live, shadow := p[0], p[1]
@@ -54,11 +67,50 @@ func CreateShadow(ctx context.Context, db *bun.DB) error {
 			var err error
 			if sqlstore.DialectName(tx) == sqlstore.Postgres {
 				err = copyTablePostgres(ctx, tx, live, shadow)
+				if err == nil && bare {
+					err = dropIndexesPostgres(ctx, tx, shadow)
+				}
 			} else {
-				err = copyTableSQLite(ctx, tx, live, shadow)
+				err = copyTableSQLite(ctx, tx, live, shadow, bare)
 			}
 			if err != nil {
 				return fmt.Errorf("create %s like %s: %w", shadow, live, err)
+			}
+		}
+		return nil
+	})
+}
+
+// IndexShadow gives shadow tables made by CreateBareShadow what they lack
+// of the live tables' schema: every index under its shadow name and, on
+// SQLite, the search index filled from the order rows and the triggers that
+// keep it from then on. The shadow tables are then exactly like
+// CreateShadow makes them, with rows.
+func IndexShadow(ctx context.Context, db *bun.DB) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if sqlstore.DialectName(tx) == sqlstore.Postgres {
+			for _, p := range Shadow.pairs(tx) {
+				if err := addIndexesPostgres(ctx, tx, p[0], p[1]); err != nil {
+					return fmt.Errorf("index %s: %w", p[1], err)
+				}
+			}
+			return nil
+		}
+		var triggers int
+		if err := tx.NewRaw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", Shadow.Orders).
+			Scan(ctx, &triggers); err != nil {
+			return err
+		}
+		if triggers == 0 {
+			// What the triggers would have written row by row, at once.
+			if _, err := tx.ExecContext(ctx, "INSERT INTO "+quote(Shadow.Search)+" (rowid, customer) SELECT rowid, customer FROM "+
+				quote(Shadow.Orders)); err != nil {
+				return fmt.Errorf("fill %s: %w", Shadow.Search, err)
+			}
+		}
+		for _, p := range Shadow.pairs(tx) {
+			if err := addIndexesSQLite(ctx, tx, p[0], p[1]); err != nil {
+				return fmt.Errorf("index %s: %w", p[1], err)
 			}
 		}
 		return nil
@@ -88,14 +140,10 @@ func SwapShadow(ctx context.Context, db *bun.DB) error {
 }
 
 // copyTableSQLite replays the live table's CREATE statements, which SQLite
-// keeps, with the live name replaced by the shadow name.
-func copyTableSQLite(ctx context.Context, tx bun.Tx, live, shadow string) error {
-	var defs []struct {
-		Type string `bun:"type"`
-		SQL  string `bun:"sql"`
-	}
-	err := tx.NewRaw("SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type = 'index', name", live).
-		Scan(ctx, &defs)
+// keeps, with the live name replaced by the shadow name; bare, only the
+// table's.
+func copyTableSQLite(ctx context.Context, tx bun.Tx, live, shadow string, bare bool) error {
+	defs, err := sqliteDefs(ctx, tx, live)
 	if err != nil {
 		return err
 	}
@@ -104,7 +152,97 @@ func copyTableSQLite(ctx context.Context, tx bun.Tx, live, shadow string) error 
 	}
 	prefix := regexp.MustCompile(`\b` + regexp.QuoteMeta(live))
 	for _, d := range defs {
+		if bare && d.Type != "table" {
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, prefix.ReplaceAllLiteralString(d.SQL, shadow)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sqliteDef is a CREATE statement SQLite keeps in sqlite_master.
+type sqliteDef struct {
+	Type string `bun:"type"`
+	Name string `bun:"name"`
+	SQL  string `bun:"sql"`
+}
+
+// sqliteDefs returns the CREATE statements of a table, its indexes and its
+// triggers, the table's first.
+func sqliteDefs(ctx context.Context, tx bun.Tx, table string) ([]sqliteDef, error) {
+	var defs []sqliteDef
+	err := tx.NewRaw("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type = 'index', name", table).
+		Scan(ctx, &defs)
+	return defs, err
+}
+
+// addIndexesSQLite creates on shadow, under their shadow names, the live
+// table's indexes and triggers that it lacks.
+func addIndexesSQLite(ctx context.Context, tx bun.Tx, live, shadow string) error {
+	defs, err := sqliteDefs(ctx, tx, live)
+	if err != nil {
+		return err
+	}
+	have, err := sqliteDefs(ctx, tx, shadow)
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, d := range have {
+		names[d.Name] = true
+	}
+	prefix := regexp.MustCompile(`\b` + regexp.QuoteMeta(live))
+	for _, d := range defs {
+		if d.Type == "table" || names[renamed(d.Name, live, shadow)] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, prefix.ReplaceAllLiteralString(d.SQL, shadow)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropIndexesPostgres drops a table's indexes but those of its keys
+// (primary key, unique constraints).
+func dropIndexesPostgres(ctx context.Context, tx bun.Tx, table string) error {
+	var names []string
+	err := tx.NewRaw(`SELECT i.relname FROM pg_index AS x
+		JOIN pg_class AS i ON i.oid = x.indexrelid
+		WHERE x.indrelid = CAST(? AS regclass)
+		AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = x.indexrelid)`, quote(table)).Scan(ctx, &names)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, err := tx.ExecContext(ctx, "DROP INDEX "+quote(name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addIndexesPostgres creates on shadow, under their shadow names, the live
+// table's indexes that it lacks, from their definitions.
+func addIndexesPostgres(ctx context.Context, tx bun.Tx, live, shadow string) error {
+	liveIdx, err := pgIndexes(ctx, tx, live)
+	if err != nil {
+		return err
+	}
+	shadowIdx, err := pgIndexes(ctx, tx, shadow)
+	if err != nil {
+		return err
+	}
+	for name, def := range liveIdx {
+		want := renamed(name, live, shadow)
+		if _, ok := shadowIdx[want]; ok {
+			continue
+		}
+		// def is "CREATE [UNIQUE ]INDEX ON <method and columns>".
+		stmt := strings.Replace(def, "INDEX ON ", "INDEX "+quote(want)+" ON "+quote(shadow)+" ", 1)
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
 	}
