@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -81,11 +82,11 @@ func createShadow(ctx context.Context, db *bun.DB, bare bool) error {
 	})
 }
 
-// IndexShadow gives shadow tables made by CreateBareShadow what they lack
-// of the live tables' schema: every index under its shadow name and, on
-// SQLite, the search index filled from the order rows and the triggers that
-// keep it from then on. The shadow tables are then exactly like
-// CreateShadow makes them, with rows.
+// IndexShadow gives shadow tables made by CreateBareShadow, once filled,
+// what they lack of the live tables' schema: on PostgreSQL every index
+// under its shadow name; on SQLite the search index, filled from the order
+// rows, and the triggers that keep it from then on — the indexes SQLite
+// would have to build twice (it cannot rename one) come with SwapShadow.
 func IndexShadow(ctx context.Context, db *bun.DB) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if sqlstore.DialectName(tx) == sqlstore.Postgres {
@@ -108,9 +109,18 @@ func IndexShadow(ctx context.Context, db *bun.DB) error {
 				return fmt.Errorf("fill %s: %w", Shadow.Search, err)
 			}
 		}
+		// The triggers now, for the syncs that write to the shadow tables
+		// before the swap; the indexes at the swap (SwapShadow).
 		for _, p := range Shadow.pairs(tx) {
-			if err := addIndexesSQLite(ctx, tx, p[0], p[1]); err != nil {
-				return fmt.Errorf("index %s: %w", p[1], err)
+			live, shadow := p[0], p[1]
+			defs, err := sqliteDefs(ctx, tx, live)
+			if err != nil {
+				return err
+			}
+			prefix := regexp.MustCompile(`\b` + regexp.QuoteMeta(live))
+			toShadow := func(sql string) string { return prefix.ReplaceAllLiteralString(sql, shadow) }
+			if err := createMissing(ctx, tx, shadow, defs, toShadow, "trigger"); err != nil {
+				return fmt.Errorf("index %s: %w", shadow, err)
 			}
 		}
 		return nil
@@ -120,11 +130,22 @@ func IndexShadow(ctx context.Context, db *bun.DB) error {
 // SwapShadow puts the shadow tables in the place of the live ones in one
 // transaction: the live tables are dropped, the shadow tables renamed to
 // the live names and their indexes renamed to the live indexes' names.
-// Readers see either the old tables or the new ones, never neither.
+// Readers see either the old tables or the new ones, never neither. On
+// SQLite, which cannot rename an index (renameIndexes builds it again), the
+// indexes of tables made by CreateBareShadow are built here instead, once,
+// under the live names (IndexShadow leaves them to the swap).
 func SwapShadow(ctx context.Context, db *bun.DB) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		sqlite := sqlstore.DialectName(tx) != sqlstore.Postgres
 		for _, p := range Shadow.pairs(tx) {
 			live, shadow := p[0], p[1]
+			var liveDefs []sqliteDef
+			if sqlite {
+				var err error
+				if liveDefs, err = sqliteDefs(ctx, tx, live); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quote(live)); err != nil {
 				return fmt.Errorf("drop %s: %w", live, err)
 			}
@@ -133,6 +154,12 @@ func SwapShadow(ctx context.Context, db *bun.DB) error {
 			}
 			if err := renameIndexes(ctx, tx, live, shadow, live); err != nil {
 				return fmt.Errorf("rename indexes of %s: %w", live, err)
+			}
+			if sqlite {
+				same := func(sql string) string { return sql }
+				if err := createMissing(ctx, tx, live, liveDefs, same, "index"); err != nil {
+					return fmt.Errorf("index %s: %w", live, err)
+				}
 			}
 		}
 		return nil
@@ -178,14 +205,11 @@ func sqliteDefs(ctx context.Context, tx bun.Tx, table string) ([]sqliteDef, erro
 	return defs, err
 }
 
-// addIndexesSQLite creates on shadow, under their shadow names, the live
-// table's indexes and triggers that it lacks.
-func addIndexesSQLite(ctx context.Context, tx bun.Tx, live, shadow string) error {
-	defs, err := sqliteDefs(ctx, tx, live)
-	if err != nil {
-		return err
-	}
-	have, err := sqliteDefs(ctx, tx, shadow)
+// createMissing creates on table those of defs — CREATE statements of
+// indexes and triggers, each turned into table's by rewrite — of the given
+// types that table does not have by name.
+func createMissing(ctx context.Context, tx bun.Tx, table string, defs []sqliteDef, rewrite func(string) string, types ...string) error {
+	have, err := sqliteDefs(ctx, tx, table)
 	if err != nil {
 		return err
 	}
@@ -193,12 +217,11 @@ func addIndexesSQLite(ctx context.Context, tx bun.Tx, live, shadow string) error
 	for _, d := range have {
 		names[d.Name] = true
 	}
-	prefix := regexp.MustCompile(`\b` + regexp.QuoteMeta(live))
 	for _, d := range defs {
-		if d.Type == "table" || names[renamed(d.Name, live, shadow)] {
+		if !slices.Contains(types, d.Type) || names[rewrite(d.Name)] {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, prefix.ReplaceAllLiteralString(d.SQL, shadow)); err != nil {
+		if _, err := tx.ExecContext(ctx, rewrite(d.SQL)); err != nil {
 			return err
 		}
 	}
