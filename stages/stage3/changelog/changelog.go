@@ -299,11 +299,11 @@ func ForOrder(ctx context.Context, db bun.IDB, orderID order.ID) ([]order.Event,
 	return events, nil
 }
 
-// EachBatch is how many rows Each reads at a time.
-const EachBatch = 1000
+// EachBatch is how many rows Each and EachByOrder read at a time.
+const EachBatch = 5000
 
 // Each calls fn with every entry of the change log in seq order, reading
-// EachBatch rows at a time, so that a rebuild can go through any number of
+// EachBatch rows at a time, so that a reader can go through any number of
 // events in little memory. A row that cannot be read is handed to fn with
 // its Err set (see Entry). Each stops at fn's first error and returns it.
 //
@@ -315,32 +315,97 @@ const EachBatch = 1000
 // To hand over from a rebuild to a reader without a gap, rebuild with Read
 // from the zero Position instead: its last position is where to go on.
 func Each(ctx context.Context, db bun.IDB, fn func(Entry) error) error {
-	if d, ok := db.(*bun.DB); ok && isPostgres(db) {
-		return d.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
-			func(ctx context.Context, tx bun.Tx) error { return each(ctx, tx, fn) })
-	}
-	return each(ctx, db, fn)
+	return inSnapshot(ctx, db, func(ctx context.Context, db bun.IDB) error {
+		var after int64
+		for {
+			entries, err := scan(ctx, db, "SELECT "+columns(db)+" FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", after, EachBatch)
+			if err != nil {
+				return fmt.Errorf("read the change log after seq %d: %w", after, err)
+			}
+			for _, en := range entries {
+				if err := fn(en); err != nil {
+					return err
+				}
+			}
+			if len(entries) < EachBatch {
+				return nil
+			}
+			after = entries[len(entries)-1].Seq
+		}
+	})
 }
 
-func each(ctx context.Context, db bun.IDB, fn func(Entry) error) error {
-	var after int64
-	rows := make([]row, 0, EachBatch)
-	for {
-		rows = rows[:0]
-		if err := db.NewRaw("SELECT "+columns(db)+" FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", after, EachBatch).
-			Scan(ctx, &rows); err != nil {
-			return fmt.Errorf("read the change log after seq %d: %w", after, err)
-		}
-		for i := range rows {
-			if err := fn(rows[i].entry()); err != nil {
-				return err
+// EachByOrder calls fn with every entry of the change log ordered by order
+// and version — each order's events together, oldest first — a page of up
+// to EachBatch entries at a time (an order's events may go on in the next
+// page). A projection rebuilt from the change log needs nothing more than
+// each order's events in order: folded an order at a time, every order's
+// rows are final when its last event is folded and are written once, with
+// nothing read back. The pages are read by the key (order_id,
+// order_version), which the change log's unique index serves. A row that
+// cannot be read is in its page with its Err set (see Entry). It stops at
+// fn's first error and returns it.
+//
+// On PostgreSQL, when db is a *bun.DB, it runs in one read-only
+// repeatable-read transaction, as Each does: it sees exactly the events
+// committed when it started. On SQLite it may also see some committed
+// while it runs, each order's always in version order (a later version
+// commits after the earlier ones).
+func EachByOrder(ctx context.Context, db bun.IDB, fn func([]Entry) error) error {
+	return inSnapshot(ctx, db, func(ctx context.Context, db bun.IDB) error {
+		var afterOrder order.ID
+		afterVersion := 0
+		for {
+			entries, err := scan(ctx, db, "SELECT "+columns(db)+" FROM change_log"+
+				" WHERE (order_id, order_version) > (?, ?) ORDER BY order_id, order_version LIMIT ?",
+				afterOrder, afterVersion, EachBatch)
+			if err != nil {
+				return fmt.Errorf("read the change log after order %s v%d: %w", afterOrder, afterVersion, err)
 			}
+			if len(entries) > 0 {
+				if err := fn(entries); err != nil {
+					return err
+				}
+			}
+			if len(entries) < EachBatch {
+				return nil
+			}
+			last := entries[len(entries)-1].Event
+			afterOrder, afterVersion = last.OrderID, last.OrderVersion
 		}
-		if len(rows) < EachBatch {
-			return nil
-		}
-		after = rows[len(rows)-1].Seq
+	})
+}
+
+// inSnapshot runs fn on db, on PostgreSQL in one read-only repeatable-read
+// transaction when db is a *bun.DB: a walk through the change log in many
+// statements then sees the events committed when it started, no more.
+func inSnapshot(ctx context.Context, db bun.IDB, fn func(context.Context, bun.IDB) error) error {
+	if d, ok := db.(*bun.DB); ok && isPostgres(db) {
+		return d.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+			func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
 	}
+	return fn(ctx, db)
+}
+
+// scan runs a query of columns(db) and reads its rows as entries, each
+// column straight into its field (no reflection over a model: a rebuild
+// reads every row of the log this way).
+func scan(ctx context.Context, db bun.IDB, query string, args ...any) ([]Entry, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var entries []Entry
+	var r row
+	for rows.Next() {
+		if err := rows.Scan(&r.Seq, &r.TxID, &r.EventID, &r.OrderID, &r.OrderVersion, &r.Type, &r.SchemaVersion,
+			&r.Payload, &r.OccurredAt, &r.Metadata); err != nil {
+			return nil, err
+		}
+		entries = append(entries, r.entry())
+	}
+	return entries, rows.Err()
 }
 
 // Count returns how many events the change log holds.

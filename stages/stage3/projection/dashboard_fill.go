@@ -16,64 +16,48 @@ import (
 )
 
 // DashboardFold applies events to the dashboard's order rows in memory,
-// with ApplyDashboard's rules, and writes the rows they end with in bulk:
-// how a rebuild, the only writer of its shadow tables, replays a chunk of
-// the change log. It leaves the figures alone: RecountDashboard adds them
-// up from the order rows once the rows are all there.
+// with ApplyDashboard's rules, one order after another, and writes the rows
+// they end with in bulk, as Fold does for the order rows: how a rebuild,
+// the only writer of its shadow tables, replays the change log read by
+// order. An order's events must come together and in version order. It
+// leaves the figures alone: RecountDashboard adds them up from the order
+// rows once the rows are all there.
 type DashboardFold struct {
-	t      DashboardTables
-	orders map[order.ID]*dashFolded
+	t    DashboardTables
+	cur  *dashFolded
+	rows []*dashOrder
 }
 
+// dashFolded is an order's row as its events so far left it; row is nil
+// while the order has none applied.
 type dashFolded struct {
-	row     *dashOrder
-	changed bool
+	id  order.ID
+	row *dashOrder
 }
 
 // NewDashboardFold returns an empty fold into tables t.
 func NewDashboardFold(t DashboardTables) *DashboardFold {
-	return &DashboardFold{t: t, orders: map[order.ID]*dashFolded{}}
-}
-
-// Load reads the stored rows of the orders ids that the fold does not hold
-// yet. Apply treats an order not loaded as absent.
-func (f *DashboardFold) Load(ctx context.Context, db bun.IDB, ids []order.ID) error {
-	var missing []order.ID
-	seen := map[order.ID]bool{}
-	for _, id := range ids {
-		if _, ok := f.orders[id]; !ok && !seen[id] {
-			seen[id] = true
-			missing = append(missing, id)
-		}
-	}
-	for part := range slices.Chunk(missing, foldBatch) {
-		var rows []*dashOrder
-		if err := db.NewSelect().Model(&rows).ModelTableExpr("? AS d", bun.Ident(f.t.Orders)).
-			Where("d.id IN (?)", bun.In(part)).Scan(ctx); err != nil {
-			return fmt.Errorf("read %d of the dashboard's orders: %w", len(part), err)
-		}
-		for _, r := range rows {
-			f.orders[r.ID] = &dashFolded{row: r}
-		}
-	}
-	return nil
+	return &DashboardFold{t: t}
 }
 
 // Apply folds e into its order's row in memory: a duplicate changes
 // nothing, the next version is applied, a later one fails with ErrGap and
-// one the order's rules refuse with ErrRefused.
+// one the order's rules refuse with ErrRefused. An event of another order
+// than the last event's ends that order: its row is ready to be written.
 func (f *DashboardFold) Apply(e order.Event) (Outcome, error) {
+	if f.cur == nil || f.cur.id != e.OrderID {
+		f.End()
+		f.cur = &dashFolded{id: e.OrderID}
+	}
 	if e.OrderVersion < 1 {
 		return 0, fmt.Errorf("%w: event %s of order %s has no version", ErrRefused, e.Type, e.OrderID)
 	}
-	cur := f.orders[e.OrderID]
-	var row *dashOrder
-	stored := 0
-	if cur != nil {
-		if cur.row.Deleted {
+	row, stored := f.cur.row, 0
+	if row != nil {
+		if row.Deleted {
 			return OutcomeDuplicate, nil
 		}
-		row, stored = cur.row, cur.row.Version
+		stored = row.Version
 	}
 	switch {
 	case e.OrderVersion <= stored:
@@ -85,28 +69,38 @@ func (f *DashboardFold) Apply(e order.Event) (Outcome, error) {
 	if err != nil {
 		return 0, err
 	}
-	f.orders[e.OrderID] = &dashFolded{row: next, changed: true}
+	f.cur.row = next
 	return OutcomeApplied, nil
 }
 
-// Flush writes the rows the fold changed and empties the fold.
-func (f *DashboardFold) Flush(ctx context.Context, db bun.IDB) error {
-	rows := make([]*dashOrder, 0, len(f.orders))
-	for _, c := range f.orders {
-		if c.changed {
-			rows = append(rows, c.row)
-		}
+// End ends the order being folded: its row, if it has one, is ready to be
+// written. Call it after the last event.
+func (f *DashboardFold) End() {
+	if f.cur != nil && f.cur.row != nil {
+		f.rows = append(f.rows, f.cur.row)
 	}
-	for part := range slices.Chunk(rows, 2*foldBatch) {
-		q := db.NewInsert().Model(&part).ModelTableExpr("?", bun.Ident(f.t.Orders)).On("CONFLICT (id) DO UPDATE")
-		for _, col := range []string{"version", "customer", "currency", "status", "total_cents", "deleted"} {
-			q = q.Set("? = EXCLUDED.?", bun.Ident(col), bun.Ident(col))
-		}
-		if _, err := q.Exec(ctx); err != nil {
-			return fmt.Errorf("write %d of the dashboard's orders: %w", len(part), err)
-		}
+	f.cur = nil
+}
+
+// Pending is how many rows are ready to be written.
+func (f *DashboardFold) Pending() int { return len(f.rows) }
+
+// Ready hands over the rows that are ready, as a fold of their own for
+// Flush, and goes on folding the order it is folding.
+func (f *DashboardFold) Ready() *DashboardFold {
+	r := &DashboardFold{t: f.t, rows: f.rows}
+	f.rows = nil
+	return r
+}
+
+// Flush writes the rows that are ready through b and forgets them; the
+// order being folded stays.
+func (f *DashboardFold) Flush(ctx context.Context, b *Bulk) error {
+	if err := b.insertDashOrders(ctx, f.t.Orders, f.rows); err != nil {
+		return err
 	}
-	clear(f.orders)
+	clear(f.rows)
+	f.rows = f.rows[:0]
 	return nil
 }
 
@@ -153,7 +147,7 @@ func CreateDashboardShadow(ctx context.Context, db *bun.DB) error {
 			if sqlstore.DialectName(tx) == sqlstore.Postgres {
 				err = copyTablePostgres(ctx, tx, live[i], shadow[i])
 			} else {
-				err = copyTableSQLite(ctx, tx, live[i], shadow[i])
+				err = copyTableSQLite(ctx, tx, live[i], shadow[i], false)
 			}
 			if err != nil {
 				return fmt.Errorf("create %s like %s: %w", shadow[i], live[i], err)
@@ -208,6 +202,10 @@ func (r recordOrder) row() *dashOrder {
 	return &dashOrder{ID: r.ID, Version: r.Version, Customer: r.Customer, Currency: r.Currency, Status: r.Status, TotalCents: r.TotalCents}
 }
 
+// dashBatch is how many orders one statement of the dashboard's sync reads
+// or writes by key.
+const dashBatch = 500
+
 // dashReconcileBatch is how many orders ReconcileDashboard reads at a time.
 const dashReconcileBatch = 1000
 
@@ -236,7 +234,7 @@ func recordVersions(ctx context.Context, write bun.IDB, after *order.ID, limit i
 // totals.
 func recordOrders(ctx context.Context, write bun.IDB, ids []order.ID) ([]recordOrder, error) {
 	var out []recordOrder
-	for part := range slices.Chunk(ids, foldBatch) {
+	for part := range slices.Chunk(ids, dashBatch) {
 		var rows []recordOrder
 		err := write.NewSelect().TableExpr("orders AS o").
 			ColumnExpr("o.id, o.version, o.customer, o.currency, o.status").
@@ -387,7 +385,7 @@ func reconcileDashUnseen(ctx context.Context, write bun.IDB, read *bun.DB, t Das
 	if err != nil {
 		return fmt.Errorf("find the orders deleted without the dashboard seeing them: %w", err)
 	}
-	for part := range slices.Chunk(gone, foldBatch) {
+	for part := range slices.Chunk(gone, dashBatch) {
 		rows := make([]*dashOrder, 0, len(part))
 		for _, g := range part {
 			rows = append(rows, &dashOrder{ID: g.ID, Version: g.Version, Status: order.Placed, Deleted: true})

@@ -5,77 +5,58 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/uptrace/bun"
-
 	"github.com/staircase/staircase/internal/order"
 )
 
-// Fold applies events to orders in memory, with Apply's rules, and writes
-// the rows they end with in bulk: a rebuild, the only writer of its shadow
-// tables, replays a chunk of the change log at the speed of multi-row
-// inserts rather than a read and a write per event. A Fold holds only the
-// orders of the chunk it was loaded with; Flush writes them and forgets
-// them.
+// Fold applies events to orders in memory, with Apply's rules, one order
+// after another, and writes the rows each order ends with in bulk: a
+// rebuild, the only writer of its shadow tables, reads the change log by
+// order (changelog.EachByOrder) and so writes every order's row once, when
+// its last event is folded, and each event's history row — nothing read
+// back from the tables, nothing written twice. An order's events must come
+// together and in version order: an order met again after another one
+// would be written twice, which the tables' keys refuse. A Fold holds the
+// order it is folding and the rows not written yet; Flush writes them.
 type Fold struct {
 	t       Tables
-	orders  map[order.ID]*folded
+	cur     *folded
+	views   []*view
 	history []*history
 }
 
-// folded is an order as the events of the chunk left it.
+// folded is an order as its events so far left it; o is nil while the
+// order has none applied.
 type folded struct {
+	id      order.ID
 	o       *order.Order
 	deleted bool
-	changed bool
 }
 
 // NewFold returns an empty fold into tables t.
 func NewFold(t Tables) *Fold {
-	return &Fold{t: t, orders: map[order.ID]*folded{}}
+	return &Fold{t: t}
 }
 
-// foldBatch is how many rows one statement reads or writes: within
-// SQLite's 32,766 bound parameters for order rows of 12 columns.
-const foldBatch = 500
-
-// Load reads the stored rows of the orders ids that the fold does not hold
-// yet, foldBatch at a time. Apply treats an order not loaded as absent.
-func (f *Fold) Load(ctx context.Context, db bun.IDB, ids []order.ID) error {
-	var missing []order.ID
-	for _, id := range ids {
-		if _, ok := f.orders[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	for part := range slices.Chunk(missing, foldBatch) {
-		var views []*view
-		if err := db.NewSelect().Model(&views).ModelTableExpr("? AS v", bun.Ident(f.t.Orders)).
-			Where("v.id IN (?)", bun.In(part)).Scan(ctx); err != nil {
-			return fmt.Errorf("read %d orders: %w", len(part), err)
-		}
-		for _, v := range views {
-			o, err := v.order()
-			if err != nil {
-				return err
-			}
-			f.orders[v.ID] = &folded{o: o, deleted: v.Deleted}
-		}
-	}
-	return nil
-}
-
-// Apply folds e into its order in memory, as Apply would project it: an
-// event at or below the order's version, or of a deleted order, is a
-// duplicate; the next one is applied through the domain, with its history
-// row; a later one fails with ErrGap, one the domain refuses with
-// ErrRefused. A failed event leaves the order as it was.
+// Apply folds e into its order in memory, as Apply would project it onto
+// tables that have only the order's earlier events: an event at or below
+// the order's version, or of a deleted order, is a duplicate; the next one
+// is applied through the domain, with its history row; a later one fails
+// with ErrGap, one the domain refuses with ErrRefused. A failed event
+// leaves the order as it was. An event of another order than the last
+// event's ends that order: its row is ready to be written.
 func (f *Fold) Apply(e order.Event) (Outcome, error) {
+	if f.cur == nil || f.cur.id != e.OrderID {
+		if err := f.End(); err != nil {
+			return 0, err
+		}
+		f.cur = &folded{id: e.OrderID}
+	}
 	if e.OrderVersion < 1 {
 		return 0, fmt.Errorf("%w: event %s of order %s has no version", ErrRefused, e.Type, e.OrderID)
 	}
-	cur := f.orders[e.OrderID]
+	cur := f.cur
 	o, stored := order.Order{}, 0
-	if cur != nil {
+	if cur.o != nil {
 		if cur.deleted {
 			return OutcomeDuplicate, nil
 		}
@@ -91,47 +72,54 @@ func (f *Fold) Apply(e order.Event) (Outcome, error) {
 	if err := o.Apply(e); err != nil {
 		return 0, fmt.Errorf("project %s v%d of order %s: %w: %w", e.Type, e.OrderVersion, e.OrderID, ErrRefused, err)
 	}
-	if cur == nil {
-		cur = &folded{}
-		f.orders[e.OrderID] = cur
-	}
 	_, cur.deleted = e.Payload.(order.OrderDeleted)
-	cur.o, cur.changed = &o, true
+	cur.o = &o
 	f.history = append(f.history, &history{OrderID: e.OrderID, Version: e.OrderVersion, Type: e.Type,
 		OccurredAt: e.OccurredAt.UTC(), Text: historyText(e, &o)})
 	return OutcomeApplied, nil
 }
 
-// Flush writes the orders the fold changed and their history rows,
-// foldBatch rows per statement, and empties the fold.
-func (f *Fold) Flush(ctx context.Context, db bun.IDB) error {
-	views := make([]*view, 0, len(f.orders))
-	for _, c := range f.orders {
-		if !c.changed {
-			continue
-		}
-		v, err := viewOf(c.o, c.deleted)
-		if err != nil {
-			return err
-		}
-		views = append(views, v)
+// End ends the order being folded: its row, if it has one, is ready to be
+// written. Call it after the last event.
+func (f *Fold) End() error {
+	cur := f.cur
+	f.cur = nil
+	if cur == nil || cur.o == nil {
+		return nil
 	}
-	for part := range slices.Chunk(views, foldBatch) {
-		q := db.NewInsert().Model(&part).ModelTableExpr("?", bun.Ident(f.t.Orders)).On("CONFLICT (id) DO UPDATE")
-		for _, col := range []string{"customer", "address", "currency", "status", "version", "line_count",
-			"total_cents", "lines", "created_at", "updated_at", "deleted"} {
-			q = q.Set("? = EXCLUDED.?", bun.Ident(col), bun.Ident(col))
-		}
-		if _, err := q.Exec(ctx); err != nil {
-			return fmt.Errorf("write %d orders: %w", len(part), err)
-		}
+	v, err := viewOf(cur.o, cur.deleted)
+	if err != nil {
+		return err
 	}
-	for part := range slices.Chunk(f.history, 2*foldBatch) {
-		if err := insertHistory(ctx, db, f.t, part...); err != nil {
-			return err
-		}
+	f.views = append(f.views, v)
+	return nil
+}
+
+// Pending is how many rows are ready to be written.
+func (f *Fold) Pending() int {
+	return len(f.views) + len(f.history)
+}
+
+// Ready hands over the rows that are ready, as a fold of their own for
+// Flush (on another goroutine, say), and goes on folding the order it is
+// folding.
+func (f *Fold) Ready() *Fold {
+	r := &Fold{t: f.t, views: f.views, history: f.history}
+	f.views, f.history = nil, nil
+	return r
+}
+
+// Flush writes the rows that are ready through b and forgets them; the
+// order being folded stays.
+func (f *Fold) Flush(ctx context.Context, b *Bulk) error {
+	if err := b.insertViews(ctx, f.t.Orders, f.views); err != nil {
+		return err
 	}
-	clear(f.orders)
-	f.history = f.history[:0]
+	if err := b.insertHistory(ctx, f.t.History, f.history); err != nil {
+		return err
+	}
+	clear(f.views)
+	clear(f.history)
+	f.views, f.history = f.views[:0], f.history[:0]
 	return nil
 }

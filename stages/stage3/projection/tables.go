@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -45,6 +46,19 @@ func (t Tables) pairs(db bun.IDB) [][2]string {
 // into the shadow table's name (order_views_newest → order_views_shadow_newest),
 // so that SwapShadow can turn them back.
 func CreateShadow(ctx context.Context, db *bun.DB) error {
+	return createShadow(ctx, db, false)
+}
+
+// CreateBareShadow is CreateShadow for a bulk load: the shadow tables get
+// their columns and keys but none of their other indexes, nor on SQLite
+// the search index's triggers. Filled in bulk (Bulk) and then given their
+// indexes at once (IndexShadow), they cost a sort per index rather than an
+// index update per row.
+func CreateBareShadow(ctx context.Context, db *bun.DB) error {
+	return createShadow(ctx, db, true)
+}
+
+func createShadow(ctx context.Context, db *bun.DB, bare bool) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		for _, p := range Shadow.pairs(tx) {
 			live, shadow := p[0], p[1]
@@ -54,8 +68,11 @@ func CreateShadow(ctx context.Context, db *bun.DB) error {
 			var err error
 			if sqlstore.DialectName(tx) == sqlstore.Postgres {
 				err = copyTablePostgres(ctx, tx, live, shadow)
+				if err == nil && bare {
+					err = dropIndexesPostgres(ctx, tx, shadow)
+				}
 			} else {
-				err = copyTableSQLite(ctx, tx, live, shadow)
+				err = copyTableSQLite(ctx, tx, live, shadow, bare)
 			}
 			if err != nil {
 				return fmt.Errorf("create %s like %s: %w", shadow, live, err)
@@ -65,14 +82,70 @@ func CreateShadow(ctx context.Context, db *bun.DB) error {
 	})
 }
 
+// IndexShadow gives shadow tables made by CreateBareShadow, once filled,
+// what they lack of the live tables' schema: on PostgreSQL every index
+// under its shadow name; on SQLite the search index, filled from the order
+// rows, and the triggers that keep it from then on — the indexes SQLite
+// would have to build twice (it cannot rename one) come with SwapShadow.
+func IndexShadow(ctx context.Context, db *bun.DB) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if sqlstore.DialectName(tx) == sqlstore.Postgres {
+			for _, p := range Shadow.pairs(tx) {
+				if err := addIndexesPostgres(ctx, tx, p[0], p[1]); err != nil {
+					return fmt.Errorf("index %s: %w", p[1], err)
+				}
+			}
+			return nil
+		}
+		var triggers int
+		if err := tx.NewRaw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", Shadow.Orders).
+			Scan(ctx, &triggers); err != nil {
+			return err
+		}
+		if triggers == 0 {
+			// What the triggers would have written row by row, at once.
+			if _, err := tx.ExecContext(ctx, "INSERT INTO "+quote(Shadow.Search)+" (rowid, customer) SELECT rowid, customer FROM "+
+				quote(Shadow.Orders)); err != nil {
+				return fmt.Errorf("fill %s: %w", Shadow.Search, err)
+			}
+		}
+		// The triggers now, for the syncs that write to the shadow tables
+		// before the swap; the indexes at the swap (SwapShadow).
+		for _, p := range Shadow.pairs(tx) {
+			live, shadow := p[0], p[1]
+			defs, err := sqliteDefs(ctx, tx, live)
+			if err != nil {
+				return err
+			}
+			prefix := regexp.MustCompile(`\b` + regexp.QuoteMeta(live))
+			toShadow := func(sql string) string { return prefix.ReplaceAllLiteralString(sql, shadow) }
+			if err := createMissing(ctx, tx, shadow, defs, toShadow, "trigger"); err != nil {
+				return fmt.Errorf("index %s: %w", shadow, err)
+			}
+		}
+		return nil
+	})
+}
+
 // SwapShadow puts the shadow tables in the place of the live ones in one
 // transaction: the live tables are dropped, the shadow tables renamed to
 // the live names and their indexes renamed to the live indexes' names.
-// Readers see either the old tables or the new ones, never neither.
+// Readers see either the old tables or the new ones, never neither. On
+// SQLite, which cannot rename an index (renameIndexes builds it again), the
+// indexes of tables made by CreateBareShadow are built here instead, once,
+// under the live names (IndexShadow leaves them to the swap).
 func SwapShadow(ctx context.Context, db *bun.DB) error {
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		sqlite := sqlstore.DialectName(tx) != sqlstore.Postgres
 		for _, p := range Shadow.pairs(tx) {
 			live, shadow := p[0], p[1]
+			var liveDefs []sqliteDef
+			if sqlite {
+				var err error
+				if liveDefs, err = sqliteDefs(ctx, tx, live); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.ExecContext(ctx, "DROP TABLE "+quote(live)); err != nil {
 				return fmt.Errorf("drop %s: %w", live, err)
 			}
@@ -82,20 +155,22 @@ func SwapShadow(ctx context.Context, db *bun.DB) error {
 			if err := renameIndexes(ctx, tx, live, shadow, live); err != nil {
 				return fmt.Errorf("rename indexes of %s: %w", live, err)
 			}
+			if sqlite {
+				same := func(sql string) string { return sql }
+				if err := createMissing(ctx, tx, live, liveDefs, same, "index"); err != nil {
+					return fmt.Errorf("index %s: %w", live, err)
+				}
+			}
 		}
 		return nil
 	})
 }
 
 // copyTableSQLite replays the live table's CREATE statements, which SQLite
-// keeps, with the live name replaced by the shadow name.
-func copyTableSQLite(ctx context.Context, tx bun.Tx, live, shadow string) error {
-	var defs []struct {
-		Type string `bun:"type"`
-		SQL  string `bun:"sql"`
-	}
-	err := tx.NewRaw("SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type = 'index', name", live).
-		Scan(ctx, &defs)
+// keeps, with the live name replaced by the shadow name; bare, only the
+// table's.
+func copyTableSQLite(ctx context.Context, tx bun.Tx, live, shadow string, bare bool) error {
+	defs, err := sqliteDefs(ctx, tx, live)
 	if err != nil {
 		return err
 	}
@@ -104,7 +179,93 @@ func copyTableSQLite(ctx context.Context, tx bun.Tx, live, shadow string) error 
 	}
 	prefix := regexp.MustCompile(`\b` + regexp.QuoteMeta(live))
 	for _, d := range defs {
+		if bare && d.Type != "table" {
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, prefix.ReplaceAllLiteralString(d.SQL, shadow)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sqliteDef is a CREATE statement SQLite keeps in sqlite_master.
+type sqliteDef struct {
+	Type string `bun:"type"`
+	Name string `bun:"name"`
+	SQL  string `bun:"sql"`
+}
+
+// sqliteDefs returns the CREATE statements of a table, its indexes and its
+// triggers, the table's first.
+func sqliteDefs(ctx context.Context, tx bun.Tx, table string) ([]sqliteDef, error) {
+	var defs []sqliteDef
+	err := tx.NewRaw("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type = 'index', name", table).
+		Scan(ctx, &defs)
+	return defs, err
+}
+
+// createMissing creates on table those of defs — CREATE statements of
+// indexes and triggers, each turned into table's by rewrite — of the given
+// types that table does not have by name.
+func createMissing(ctx context.Context, tx bun.Tx, table string, defs []sqliteDef, rewrite func(string) string, types ...string) error {
+	have, err := sqliteDefs(ctx, tx, table)
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, d := range have {
+		names[d.Name] = true
+	}
+	for _, d := range defs {
+		if !slices.Contains(types, d.Type) || names[rewrite(d.Name)] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, rewrite(d.SQL)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropIndexesPostgres drops a table's indexes but those of its keys
+// (primary key, unique constraints).
+func dropIndexesPostgres(ctx context.Context, tx bun.Tx, table string) error {
+	var names []string
+	err := tx.NewRaw(`SELECT i.relname FROM pg_index AS x
+		JOIN pg_class AS i ON i.oid = x.indexrelid
+		WHERE x.indrelid = CAST(? AS regclass)
+		AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = x.indexrelid)`, quote(table)).Scan(ctx, &names)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, err := tx.ExecContext(ctx, "DROP INDEX "+quote(name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addIndexesPostgres creates on shadow, under their shadow names, the live
+// table's indexes that it lacks, from their definitions.
+func addIndexesPostgres(ctx context.Context, tx bun.Tx, live, shadow string) error {
+	liveIdx, err := pgIndexes(ctx, tx, live)
+	if err != nil {
+		return err
+	}
+	shadowIdx, err := pgIndexes(ctx, tx, shadow)
+	if err != nil {
+		return err
+	}
+	for name, def := range liveIdx {
+		want := renamed(name, live, shadow)
+		if _, ok := shadowIdx[want]; ok {
+			continue
+		}
+		// def is "CREATE [UNIQUE ]INDEX ON <method and columns>".
+		stmt := strings.Replace(def, "INDEX ON ", "INDEX "+quote(want)+" ON "+quote(shadow)+" ", 1)
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage3/changelog"
-	"github.com/staircase/staircase/stages/stage3/errorlog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -49,14 +48,15 @@ func (r DashboardReport) String() string {
 }
 
 // RebuildDashboard builds the dashboard projection afresh: it replays the
-// change log into shadow tables (folded in memory a chunk at a time, with
-// ApplyDashboard's rules), syncs them with the database of record for the
-// orders changed without events, adds the figures up from the order rows,
+// change log into shadow tables (replayer: read by order, folded an order
+// at a time in memory with ApplyDashboard's rules, written in bulk), syncs
+// them with the database of record for the orders changed without events,
 // and — holding lock, the lock the dashboard's consumer takes around each
 // event (nil when no consumer runs in this process) — syncs once more,
-// recounts and swaps them in. Then it syncs the live tables once more, for
-// a consumer lock did not hold back. events, if not nil, is told of each
-// event replayed.
+// adds the figures up from the order rows and swaps them in. Then it syncs
+// the live tables once more, for a consumer lock did not hold back. events,
+// if not nil, is told how many events were replayed so far, a page at a
+// time.
 func RebuildDashboard(ctx context.Context, write, read *bun.DB, lock sync.Locker, events func(done int64)) (DashboardReport, error) {
 	select {
 	case rebuildingDashboard <- struct{}{}:
@@ -69,7 +69,22 @@ func RebuildDashboard(ctx context.Context, write, read *bun.DB, lock sync.Locker
 	if err := projection.CreateDashboardShadow(ctx, read); err != nil {
 		return rep, fmt.Errorf("create the dashboard's shadow tables: %w", err)
 	}
-	if err := replayDashboard(ctx, write, read, &rep, events); err != nil {
+	rp := &replayer{write: write, read: read, label: "dashboard rebuild", dash: projection.NewDashboardFold(projection.DashboardShadow),
+		entry: func(skipped, parked bool) {
+			rep.Events++
+			if skipped {
+				rep.Skipped++
+			}
+			if parked {
+				rep.Parked++
+			}
+		},
+		page: func() {
+			if events != nil {
+				events(rep.Events)
+			}
+		}}
+	if err := rp.run(ctx); err != nil {
 		return rep, err
 	}
 	if err := projection.ReconcileDashboard(ctx, write, read, projection.DashboardShadow); err != nil {
@@ -80,16 +95,7 @@ func RebuildDashboard(ctx context.Context, write, read *bun.DB, lock sync.Locker
 			lock.Lock()
 			defer lock.Unlock()
 		}
-		if err := projection.ReconcileDashboard(ctx, write, read, projection.DashboardShadow); err != nil {
-			return fmt.Errorf("sync the dashboard's shadow tables: %w", err)
-		}
-		if err := projection.RecountDashboard(ctx, read, projection.DashboardShadow); err != nil {
-			return err
-		}
-		if err := projection.SwapDashboardShadow(ctx, read); err != nil {
-			return fmt.Errorf("swap in the rebuilt dashboard: %w", err)
-		}
-		return nil
+		return swapDashboard(ctx, write, read)
 	}()
 	if err != nil {
 		return rep, err
@@ -101,66 +107,20 @@ func RebuildDashboard(ctx context.Context, write, read *bun.DB, lock sync.Locker
 	return rep, nil
 }
 
-// replayDashboard folds the change log into the dashboard's shadow order
-// rows, replayChunk events per transaction.
-func replayDashboard(ctx context.Context, write, read *bun.DB, rep *DashboardReport, events func(int64)) error {
-	chunk := make([]changelog.Entry, 0, replayChunk)
-	fold := projection.NewDashboardFold(projection.DashboardShadow)
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		ids := make([]order.ID, 0, len(chunk))
-		for _, e := range chunk {
-			ids = append(ids, e.Event.OrderID)
-		}
-		err := read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			if err := fold.Load(ctx, tx, ids); err != nil {
-				return err
-			}
-			for _, en := range chunk {
-				rep.Events++
-				if en.Err != nil {
-					if err := errorlog.SetAside(ctx, tx, en, fmt.Errorf("dashboard rebuild: %w", en.Err)); err != nil {
-						return err
-					}
-					rep.Parked++
-					continue
-				}
-				_, err := fold.Apply(en.Event)
-				switch {
-				case err == nil:
-				case skippable(err):
-					rep.Skipped++
-				case refused(err):
-					if err := errorlog.SetAside(ctx, tx, en, fmt.Errorf("dashboard rebuild: %w", err)); err != nil {
-						return err
-					}
-					rep.Parked++
-				default:
-					return fmt.Errorf("replay %s v%d of order %s onto the dashboard: %w", en.Event.Type, en.Event.OrderVersion, en.Event.OrderID, err)
-				}
-			}
-			return fold.Flush(ctx, tx)
-		})
-		chunk = chunk[:0]
-		fold = projection.NewDashboardFold(projection.DashboardShadow)
-		if err == nil && events != nil {
-			events(rep.Events)
-		}
+// swapDashboard syncs the dashboard's shadow tables a last time, adds up
+// their figures and puts them in place; the caller holds the consumer's
+// lock.
+func swapDashboard(ctx context.Context, write, read *bun.DB) error {
+	if err := projection.ReconcileDashboard(ctx, write, read, projection.DashboardShadow); err != nil {
+		return fmt.Errorf("sync the dashboard's shadow tables: %w", err)
+	}
+	if err := projection.RecountDashboard(ctx, read, projection.DashboardShadow); err != nil {
 		return err
 	}
-	err := changelog.Each(ctx, write, func(e changelog.Entry) error {
-		chunk = append(chunk, e)
-		if len(chunk) == replayChunk {
-			return flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	if err := projection.SwapDashboardShadow(ctx, read); err != nil {
+		return fmt.Errorf("swap in the rebuilt dashboard: %w", err)
 	}
-	return flush()
+	return nil
 }
 
 // EnterDashboard brings the dashboard up to date before stage 3 becomes

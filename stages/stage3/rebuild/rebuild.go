@@ -14,7 +14,6 @@ import (
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/command"
-	"github.com/staircase/staircase/stages/stage3/errorlog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -111,22 +110,26 @@ var rebuilding = make(chan struct{}, 1)
 // reportEvery bounds how often progress is reported within a phase.
 const reportEvery = 100 * time.Millisecond
 
-// Rebuild builds stage 3's read tables afresh from the database of record
-// into shadow tables and swaps them in, while the live tables go on
-// serving reads:
+// Rebuild builds stage 3's read tables — the order rows and the dashboard
+// — afresh from the database of record into shadow tables and swaps them
+// in, while the live tables go on serving reads:
 //
-//  1. replay the change log (changelog.Each: in seq order, streaming; on
-//     PostgreSQL the events committed when it starts) into the shadow
-//     tables; events of an order whose log has gaps (it changed while
-//     stages 0–2 were active, which record no events) are skipped — the
-//     sync covers them; a row this code cannot read (a newer schema) or an
-//     event the order's rules refuse is parked in the error log, as the
-//     relay and the projector park them, and counted (Progress.Parked);
+//  1. replay the change log into the shadow tables (replayer: read by
+//     order, on PostgreSQL the events committed when it starts; folded an
+//     order at a time in memory, each projection with its own rules, and
+//     written in bulk into tables without their secondary indexes, which
+//     are built at the end); events of an order whose log has gaps (it
+//     changed while stages 0–2 were active, which record no events) are
+//     skipped — the sync covers them; a row this code cannot read (a newer
+//     schema) or an event the order's rules refuse is parked in the error
+//     log, as the relay and the projector park them, and counted
+//     (Progress.Parked);
 //  2. sync the shadow tables with the database of record's orders
-//     (projection.Reconcile): changes without events, deletions, and what
-//     arrived since the replay's start;
-//  3. catch up and swap: holding lock (the projector's, so that no event
-//     is applied to the live tables meanwhile), sync once more and swap
+//     (projection.Reconcile, projection.ReconcileDashboard): changes
+//     without events, deletions, and what arrived since the replay's start;
+//  3. catch up and swap: holding lock (the projector's and the dashboard
+//     consumer's, so that no event is applied to the live tables
+//     meanwhile), sync once more, add up the dashboard's figures and swap
 //     the shadow tables in;
 //  4. with lock released, sync the live tables once more: a projector that
 //     lock did not hold back (another process's) may have written to the
@@ -158,32 +161,70 @@ type rebuilder struct {
 }
 
 func rebuild(ctx context.Context, write, read *bun.DB, lock sync.Locker, progress func(Progress)) error {
+	// The dashboard is rebuilt with the order rows: no rebuild of it alone
+	// may run meanwhile.
+	select {
+	case rebuildingDashboard <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-rebuildingDashboard }()
 	now := time.Now()
 	r := &rebuilder{write: write, read: read, progress: progress, start: now}
 	total, err := changelog.Count(ctx, write)
 	if err != nil {
 		return err
 	}
-	if err := projection.CreateShadow(ctx, read); err != nil {
+	if err := projection.CreateBareShadow(ctx, read); err != nil {
 		return fmt.Errorf("create the shadow tables: %w", err)
 	}
+	if err := projection.CreateDashboardShadow(ctx, read); err != nil {
+		return fmt.Errorf("create the dashboard's shadow tables: %w", err)
+	}
 	r.phase(PhaseReplaying, total)
-	if err := r.replay(ctx); err != nil {
+	rp := &replayer{write: write, read: read, label: "rebuild",
+		orders: projection.NewFold(projection.Shadow), dash: projection.NewDashboardFold(projection.DashboardShadow),
+		entry: r.replayed}
+	if err := rp.run(ctx); err != nil {
 		return err
 	}
+	if err := projection.IndexShadow(ctx, read); err != nil {
+		return fmt.Errorf("index the shadow tables: %w", err)
+	}
 	r.phase(PhaseSyncing, 0)
-	if err := projection.Reconcile(ctx, write, read, projection.Shadow, r.synced); err != nil {
-		return fmt.Errorf("sync the shadow tables: %w", err)
+	// The order rows and the dashboard are synced side by side: separate
+	// tables, each sync's writes short transactions.
+	err = sideBySide(func() error {
+		if err := projection.Reconcile(ctx, write, read, projection.Shadow, r.synced); err != nil {
+			return fmt.Errorf("sync the shadow tables: %w", err)
+		}
+		return nil
+	}, func() error {
+		if err := projection.ReconcileDashboard(ctx, write, read, projection.DashboardShadow); err != nil {
+			return fmt.Errorf("sync the dashboard's shadow tables: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	r.phase(PhaseSwapping, 0)
 	if err := r.swap(ctx, lock); err != nil {
 		return err
 	}
-	if err := projection.Reconcile(ctx, write, read, projection.Live, nil); err != nil {
-		return fmt.Errorf("sync the read tables after the swap: %w", err)
-	}
-	if _, err := RebuildDashboard(ctx, write, read, lock, nil); err != nil {
-		return fmt.Errorf("rebuild the dashboard: %w", err)
+	err = sideBySide(func() error {
+		if err := projection.Reconcile(ctx, write, read, projection.Live, nil); err != nil {
+			return fmt.Errorf("sync the read tables after the swap: %w", err)
+		}
+		return nil
+	}, func() error {
+		if err := projection.ReconcileDashboard(ctx, write, read, projection.DashboardLive); err != nil {
+			return fmt.Errorf("sync the dashboard after the swap: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	r.p.Phase, r.p.Done, r.p.Total = PhaseDone, r.p.Events, r.p.Events
 	r.report(true)
@@ -203,126 +244,33 @@ func (r *rebuilder) swap(ctx context.Context, lock sync.Locker) error {
 	if err := projection.SwapShadow(ctx, r.read); err != nil {
 		return fmt.Errorf("swap in the rebuilt tables: %w", err)
 	}
-	return nil
+	return swapDashboard(ctx, r.write, r.read)
 }
 
-// replay applies the change log's events to the shadow tables, oldest
-// first. (changelog.Read, which goes in commit order from a position, would
-// let a later pass go on where this one stopped; but on a busy PostgreSQL
-// server it returns nothing while any transaction holds the snapshot's xmin
-// back, and the sync covers what arrives meanwhile anyway.)
-//
-// It goes replayChunk entries at a time, in one transaction each: the
-// chunk's orders are read from the shadow tables at once, its events folded
-// into them in memory (projection.Fold, Apply's rules) and the rows they
-// end with written with multi-row inserts — the shadow tables have no other
-// writer, so nothing is lost by not writing each event on its own, and
-// memory holds a few chunks whatever the size of the log. The change log
-// is read (and its events decoded) on a goroutine of its own, a chunk
-// ahead of the one being folded and written: reading the database of
-// record and writing the read database overlap.
-func (r *rebuilder) replay(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	chunks := make(chan []changelog.Entry, 1)
-	read := make(chan error, 1)
-	go func() {
-		defer close(chunks)
-		send := func(chunk []changelog.Entry) error {
-			select {
-			case chunks <- chunk:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		chunk := make([]changelog.Entry, 0, replayChunk)
-		err := changelog.Each(ctx, r.write, func(e changelog.Entry) error {
-			chunk = append(chunk, e)
-			if len(chunk) < replayChunk {
-				return nil
-			}
-			full := chunk
-			chunk = make([]changelog.Entry, 0, replayChunk)
-			return send(full)
-		})
-		if err == nil && len(chunk) > 0 {
-			err = send(chunk)
-		}
-		read <- err
-	}()
-	fold := projection.NewFold(projection.Shadow)
-	for chunk := range chunks {
-		if err := r.foldChunk(ctx, fold, chunk); err != nil {
-			cancel()
-			for range chunks { // let the reader end
-			}
-			<-read
-			return err
-		}
-	}
-	return <-read
-}
-
-// foldChunk folds a chunk of entries into the shadow tables in one
-// transaction.
-func (r *rebuilder) foldChunk(ctx context.Context, fold *projection.Fold, chunk []changelog.Entry) error {
-	ids := make([]order.ID, 0, len(chunk))
-	for _, e := range chunk {
-		ids = append(ids, e.Event.OrderID)
-	}
-	return r.read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if err := fold.Load(ctx, tx, ids); err != nil {
-			return err
-		}
-		for _, e := range chunk {
-			if err := r.replayOne(ctx, tx, fold, e); err != nil {
-				return err
-			}
-		}
-		return fold.Flush(ctx, tx)
-	})
-}
-
-// replayChunk is how many events one transaction of the replay folds.
-const replayChunk = 5000
-
-// replayOne folds one entry's event into the chunk's orders; an event left
-// to the sync changes nothing, one the order's rules refuse (or a row that
-// cannot be read) is parked in the chunk's transaction.
-func (r *rebuilder) replayOne(ctx context.Context, tx bun.Tx, fold *projection.Fold, en changelog.Entry) error {
-	e := en.Event
-	defer func() {
-		r.p.Events++
-		r.p.Done++
-		r.p.Total = max(r.p.Total, r.p.Done)
-		r.report(false)
-	}()
-	if en.Err != nil {
-		return r.park(ctx, tx, en, en.Err)
-	}
-	_, err := fold.Apply(e)
-	switch {
-	case err == nil:
-		return nil
-	case skippable(err):
-		r.p.Skipped++
-		return nil
-	case refused(err):
-		return r.park(ctx, tx, en, err)
-	}
-	return fmt.Errorf("replay %s v%d of order %s: %w", e.Type, e.OrderVersion, e.OrderID, err)
-}
-
-// park puts an entry the rebuild cannot apply in the error log, in the
-// batch's transaction: as the relay and the projector would, so that an
-// operator sees it, replays it once the code can read it, or discards it.
-func (r *rebuilder) park(ctx context.Context, tx bun.Tx, en changelog.Entry, cause error) error {
-	if err := errorlog.SetAside(ctx, tx, en, fmt.Errorf("rebuild: %w", cause)); err != nil {
+// sideBySide runs a and b at the same time and returns a's error, else
+// b's.
+func sideBySide(a, b func() error) error {
+	errb := make(chan error, 1)
+	go func() { errb <- b() }()
+	erra := a()
+	if err := <-errb; erra == nil {
 		return err
 	}
-	r.p.Parked++
-	return nil
+	return erra
+}
+
+// replayed counts an entry of the replay.
+func (r *rebuilder) replayed(skipped, parked bool) {
+	r.p.Events++
+	r.p.Done++
+	r.p.Total = max(r.p.Total, r.p.Done)
+	if skipped {
+		r.p.Skipped++
+	}
+	if parked {
+		r.p.Parked++
+	}
+	r.report(false)
 }
 
 // skippable tells whether a replayed event may be left to the sync with the
