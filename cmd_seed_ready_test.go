@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/uptrace/bun"
@@ -110,6 +111,9 @@ func TestSeedLeavesStage3Ready(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitOrders(t, a, 1501)
+			// The dashboard's count is its own projector's: the order
+			// projector, another consumer of the bus, may still be behind.
+			waitCaughtUp(t, write, read)
 			if n := eventsOnBus(t, a); n <= 300 {
 				t.Fatalf("%d events on the bus; the 300 orders seeded over existing orders should have been published", n)
 			}
@@ -182,6 +186,23 @@ func eventsOnBus(t *testing.T, a *app.App) uint64 {
 // row by row: the orders' rows, the dashboard's rows of orders, and the
 // dashboard's figures with the same figures counted from the orders. It
 // says what differs, or nothing.
+// waitCaughtUp waits until the read side holds what the database of record
+// holds (readSideDiff finds nothing), for up to a minute.
+func waitCaughtUp(t *testing.T, write, read *bun.DB) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		diff := readSideDiff(context.Background(), write, read)
+		if diff == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read side did not catch up: %s", diff)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the read side, which has no push to wait on
+	}
+}
+
 func readSideDiff(ctx context.Context, write, read *bun.DB) string {
 	const total = "(SELECT COALESCE(SUM(l.quantity * l.unit_price_cents), 0) FROM order_lines l WHERE l.order_id = o.id)"
 	pairs := []struct{ name, write, read string }{
