@@ -210,9 +210,3 @@ func (c DashboardCounts) group() stageview.Group {
 func (s *Stage) RebuildDashboard(ctx context.Context) (rebuild.DashboardReport, error) {
 	return rebuild.RebuildDashboard(ctx, s.cfg.Write, s.cfg.Read, s.projector.exclusive(), nil)
 }
-
-// enterDashboard brings the dashboard up to date on entering the stage
-// (rebuild.EnterDashboard).
-func (s *Stage) enterDashboard(ctx context.Context) error {
-	return rebuild.EnterDashboard(ctx, s.cfg.Write, s.cfg.Read, s.projector.exclusive())
-}

@@ -310,14 +310,12 @@ func (s *Stage) CommandStatus(ctx context.Context, commandID string) (commandbus
 	return s.bus.CommandStatus(ctx, commandID)
 }
 
-// Enter brings the read database up to date with the database of record
-// before the stage becomes active: orders changed while another stage was
-// active have no events, so their rows are the truth to sync from. A read
-// database far behind (new, dropped, restored) is rebuilt instead, the way
-// Rebuild does it (rebuild.Enter).
+// Enter brings the read database — the order rows and the dashboard —
+// up to date with the database of record before the stage becomes active:
+// orders changed while another stage was active have no events, so their
+// rows are the truth to sync from. A read database far behind (new,
+// dropped, restored) is rebuilt instead, the way Rebuild does it
+// (rebuild.Enter).
 func (s *Stage) Enter(ctx context.Context, progress func(done, total int64)) error {
-	if err := rebuild.Enter(ctx, s.cfg.Write, s.cfg.Read, s.projector.exclusive(), s.cfg.Logger, progress); err != nil {
-		return err
-	}
-	return s.enterDashboard(ctx)
+	return rebuild.Enter(ctx, s.cfg.Write, s.cfg.Read, s.projector.exclusive(), s.cfg.Logger, progress)
 }

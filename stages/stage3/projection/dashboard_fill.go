@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -108,29 +109,185 @@ func (f *DashboardFold) Flush(ctx context.Context, b *Bulk) error {
 // one transaction: for a shadow copy filled by a fold, which has no other
 // writer.
 func RecountDashboard(ctx context.Context, db *bun.DB, t DashboardTables) error {
-	o := quote(t.Orders)
-	live := " FROM " + o + " WHERE NOT deleted"
-	paying := live + " AND status <> '" + string(order.Cancelled) + "'"
-	sum := "CAST(COALESCE(SUM(total_cents), 0) AS BIGINT)"
-	stmts := []string{
-		"INSERT INTO " + quote(t.Statuses) + " (status, orders) SELECT status, COUNT(*)" + live + " GROUP BY status",
-		"INSERT INTO " + quote(t.Revenue) + " (currency, orders, cents) SELECT currency, COUNT(*), " + sum + paying + " GROUP BY currency",
-		"INSERT INTO " + quote(t.Customers) + " (customer, orders, cents) SELECT customer, COUNT(*), " + sum + paying + " GROUP BY customer",
-		"INSERT INTO " + quote(t.CustomerRevenue) + " (customer, currency, orders, cents) SELECT customer, currency, COUNT(*), " + sum + paying + " GROUP BY customer, currency",
-	}
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		for _, table := range []string{t.Statuses, t.Revenue, t.Customers, t.CustomerRevenue} {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM "+quote(table)); err != nil {
-				return fmt.Errorf("empty %s: %w", table, err)
-			}
-		}
-		for _, s := range stmts {
-			if _, err := tx.ExecContext(ctx, s); err != nil {
-				return fmt.Errorf("recount the dashboard: %w", err)
-			}
-		}
-		return nil
+		return recount(ctx, tx, t)
 	})
+}
+
+// recount empties the figures of tables t and adds them up again from
+// their order rows, in tx.
+func recount(ctx context.Context, tx bun.Tx, t DashboardTables) error {
+	for _, table := range []string{t.Statuses, t.Revenue, t.Customers, t.CustomerRevenue} {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+quote(table)); err != nil {
+			return fmt.Errorf("empty %s: %w", table, err)
+		}
+	}
+	return addRows(ctx, tx, t, +1, "")
+}
+
+// addRows adds what the order rows of tables t that match where (all of
+// them if where is empty) count for to the figures, times sign (+1 or
+// -1): one INSERT … SELECT … GROUP BY per figures table, which the
+// database adds up by itself, whatever the number of rows.
+func addRows(ctx context.Context, tx bun.Tx, t DashboardTables, sign int, where string, args ...any) error {
+	from := " FROM " + quote(t.Orders) + " WHERE NOT deleted"
+	if where != "" {
+		from += " AND " + where
+	}
+	paying := from + " AND status <> '" + string(order.Cancelled) + "'"
+	n := "COUNT(*)"
+	sum := "CAST(COALESCE(SUM(total_cents), 0) AS BIGINT)"
+	if sign < 0 {
+		n, sum = "-"+n, "-"+sum
+	}
+	add := func(table, key string) string {
+		s := " ON CONFLICT (" + key + ") DO UPDATE SET orders = " + quote(table) + ".orders + EXCLUDED.orders"
+		if table != t.Statuses {
+			s += ", cents = " + quote(table) + ".cents + EXCLUDED.cents"
+		}
+		return s
+	}
+	stmts := []string{
+		"INSERT INTO " + quote(t.Statuses) + " (status, orders) SELECT status, " + n + from + " GROUP BY status" + add(t.Statuses, "status"),
+		"INSERT INTO " + quote(t.Revenue) + " (currency, orders, cents) SELECT currency, " + n + ", " + sum + paying + " GROUP BY currency" + add(t.Revenue, "currency"),
+		"INSERT INTO " + quote(t.Customers) + " (customer, orders, cents) SELECT customer, " + n + ", " + sum + paying + " GROUP BY customer" + add(t.Customers, "customer"),
+		"INSERT INTO " + quote(t.CustomerRevenue) + " (customer, currency, orders, cents) SELECT customer, currency, " + n + ", " + sum + paying +
+			" GROUP BY customer, currency" + add(t.CustomerRevenue, "customer, currency"),
+	}
+	for _, s := range stmts {
+		if _, err := tx.NewRaw(s, args...).Exec(ctx); err != nil {
+			return fmt.Errorf("add up the dashboard's figures: %w", err)
+		}
+	}
+	return nil
+}
+
+// SyncDashboardWithViews brings the dashboard's tables t up to the order
+// rows of the read tables v — how the dashboard is entered with stage 3,
+// once Reconcile has brought the order rows up to the database of record.
+// Both projections keep, per order, the version they applied and what it
+// then was, so the dashboard takes its rows from the order rows it lacks
+// or has at a lower version, inside the read database:
+//
+//   - an empty dashboard (stage 3 entered for the first time, or a read
+//     database from before the dashboard projection) is filled with one
+//     INSERT … SELECT from the order rows, and its figures added up from
+//     what it holds then (one INSERT … SELECT … GROUP BY each);
+//   - otherwise the orders whose rows differ are found with one join of
+//     the two tables and copied a batch at a time, the figures changed by
+//     what the batch's rows counted for before and after (addRows);
+//   - an order the dashboard has but the order rows lack altogether is
+//     synced from the database of record (SyncDashboardOrder).
+//
+// Each step holds the dashboard's tables against its consumer for its one
+// transaction (on PostgreSQL a lock on them; a SQLite write transaction
+// holds the database), so the figures count each row once, and a row is
+// only moved to a higher version: the consumer's events stay in order
+// and apply once.
+func SyncDashboardWithViews(ctx context.Context, write bun.IDB, read *bun.DB, t DashboardTables, v Tables) error {
+	filled, err := fillEmptyDashboard(ctx, read, t, v)
+	if err != nil || filled {
+		return err
+	}
+	var behind []order.ID
+	err = read.NewRaw("SELECT v.id FROM ? AS v LEFT JOIN ? AS d ON d.id = v.id"+
+		" WHERE d.id IS NULL OR (NOT d.deleted AND d.version < v.version) ORDER BY v.id",
+		bun.Ident(v.Orders), bun.Ident(t.Orders)).Scan(ctx, &behind)
+	if err != nil {
+		return fmt.Errorf("compare the dashboard with the order rows: %w", err)
+	}
+	for part := range slices.Chunk(behind, dashBatch) {
+		if err := read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			return copyDashRows(ctx, tx, t, v, part)
+		}); err != nil {
+			return err
+		}
+	}
+	var gone []order.ID
+	err = read.NewRaw("SELECT d.id FROM ? AS d WHERE NOT d.deleted AND NOT EXISTS (SELECT 1 FROM ? AS v WHERE v.id = d.id)",
+		bun.Ident(t.Orders), bun.Ident(v.Orders)).Scan(ctx, &gone)
+	if err != nil {
+		return fmt.Errorf("find the dashboard's orders the order rows lack: %w", err)
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	logged, err := loggedVersions(ctx, write, gone)
+	if err != nil {
+		return err
+	}
+	for _, id := range gone {
+		if err := syncDashboardOrder(ctx, write, read, t, id, logged[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// holdDashboard keeps the dashboard's other writers (its consumers, in
+// this process or others) out of tables t until tx ends: on PostgreSQL
+// with a lock that lets readers through; a SQLite write transaction
+// (begun IMMEDIATE) holds the whole database already.
+func holdDashboard(ctx context.Context, tx bun.Tx, t DashboardTables) error {
+	if sqlstore.DialectName(tx) != sqlstore.Postgres {
+		return nil
+	}
+	names := make([]string, 0, 5)
+	for _, table := range t.list() {
+		names = append(names, quote(table))
+	}
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("lock the dashboard's tables: %w", err)
+	}
+	return nil
+}
+
+// fillEmptyDashboard fills tables t from the order rows of v if it has no
+// order at all, and reports whether it did.
+func fillEmptyDashboard(ctx context.Context, read *bun.DB, t DashboardTables, v Tables) (bool, error) {
+	filled := false
+	err := read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := holdDashboard(ctx, tx, t); err != nil {
+			return err
+		}
+		some, err := tx.NewSelect().TableExpr("?", bun.Ident(t.Orders)).Exists(ctx)
+		if err != nil || some {
+			return err
+		}
+		if _, err := tx.NewRaw("INSERT INTO ? ("+dashColumns+") SELECT "+dashColumns+" FROM ?",
+			bun.Ident(t.Orders), bun.Ident(v.Orders)).Exec(ctx); err != nil {
+			return fmt.Errorf("fill the dashboard from the order rows: %w", err)
+		}
+		filled = true
+		return recount(ctx, tx, t)
+	})
+	return filled, err
+}
+
+// dashColumns are the columns dashboard_orders shares with order_views.
+const dashColumns = "id, version, customer, currency, status, total_cents, deleted"
+
+// copyDashRows copies the order rows ids of v over the dashboard's rows of
+// tables t that are behind them, in tx: the figures lose what the
+// dashboard's rows of ids counted for and gain what they count for once
+// copied. A row the consumer moved meanwhile is left as it is, and counts
+// the same on both sides.
+func copyDashRows(ctx context.Context, tx bun.Tx, t DashboardTables, v Tables, ids []order.ID) error {
+	set := "version = EXCLUDED.version, customer = EXCLUDED.customer, currency = EXCLUDED.currency, status = EXCLUDED.status," +
+		" total_cents = EXCLUDED.total_cents, deleted = EXCLUDED.deleted"
+	if err := holdDashboard(ctx, tx, t); err != nil {
+		return err
+	}
+	if err := addRows(ctx, tx, t, -1, "id IN (?)", bun.In(ids)); err != nil {
+		return err
+	}
+	_, err := tx.NewRaw("INSERT INTO ? ("+dashColumns+") SELECT "+dashColumns+" FROM ? WHERE id IN (?)"+
+		" ON CONFLICT (id) DO UPDATE SET "+set+" WHERE NOT ?.deleted AND ?.version < EXCLUDED.version",
+		bun.Ident(t.Orders), bun.Ident(v.Orders), bun.In(ids), bun.Ident(t.Orders), bun.Ident(t.Orders)).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("copy the order rows to the dashboard: %w", err)
+	}
+	return addRows(ctx, tx, t, +1, "id IN (?)", bun.In(ids))
 }
 
 // CreateDashboardShadow drops the dashboard's shadow tables if they exist
@@ -177,10 +334,10 @@ func SwapDashboardShadow(ctx context.Context, db *bun.DB) error {
 	})
 }
 
-// DashboardEmpty tells whether the dashboard has no order at all: a new or
-// dropped dashboard, which a rebuild fills faster than a sync.
-func DashboardEmpty(ctx context.Context, read bun.IDB) (bool, error) {
-	some, err := read.NewSelect().TableExpr("?", bun.Ident(DashboardLive.Orders)).Exists(ctx)
+// DashboardEmpty tells whether the dashboard's tables t have no order at
+// all: a new or dropped dashboard, which is filled faster than synced.
+func DashboardEmpty(ctx context.Context, read bun.IDB, t DashboardTables) (bool, error) {
+	some, err := read.NewSelect().TableExpr("?", bun.Ident(t.Orders)).Exists(ctx)
 	if err != nil {
 		return false, fmt.Errorf("look at the dashboard: %w", err)
 	}
@@ -405,7 +562,10 @@ func reconcileDashUnseen(ctx context.Context, write bun.IDB, read *bun.DB, t Das
 // longer has becomes a tombstone at version gone (the newest the change
 // log knows), unless the dashboard has it at that version or later.
 func SyncDashboardOrder(ctx context.Context, write bun.IDB, read *bun.DB, id order.ID, gone int) error {
-	t := DashboardLive
+	return syncDashboardOrder(ctx, write, read, DashboardLive, id, gone)
+}
+
+func syncDashboardOrder(ctx context.Context, write bun.IDB, read *bun.DB, t DashboardTables, id order.ID, gone int) error {
 	for attempt := 1; ; attempt++ {
 		err := read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			cur, err := loadDashOrder(ctx, tx, t, id)

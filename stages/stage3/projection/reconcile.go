@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -16,8 +18,9 @@ import (
 )
 
 // reconcileBatch is how many orders Reconcile reads from the database of
-// record at a time (a variable only so that tests can make batches small).
-var reconcileBatch = 500
+// record at a time, and writes in one transaction of the read database (a
+// variable only so that tests can make batches small).
+var reconcileBatch = 2000
 
 // SyncedType is the history type of the rows Reconcile writes: changes the
 // read side learned from the database of record rather than from an event.
@@ -41,11 +44,51 @@ const SyncedType = "Synced"
 // batch with the orders done so far and the total (counted at the start,
 // raised if orders were added meanwhile).
 //
+// A read side that is up to date costs a scan of versions on each side; an
+// empty one (stage 3 entered for the first time) a copy at the speed of
+// multi-row inserts: the batches the read side lacks are read whole, as raw
+// columns, and written with prepared multi-row statements (bulk.go), while
+// the next batch is being read.
+//
 // The database of record keeps no trace of deleted orders, so an order
 // deleted before the read side ever saw it leaves no tombstone: rebuilt from
 // the database of record alone, a read side would take a late redelivery of
 // such an order's events as new.
 func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progress func(done, total int64)) error {
+	return reconcile(ctx, write, read, t, nil, progress)
+}
+
+// ReconcileWithDashboard is Reconcile of the order rows t together with
+// the dashboard's tables d, in the same pass — how stage 3 is entered. The
+// dashboard keeps, per order, the version it applied, so the pass reads the
+// dashboard's versions of each range beside the order rows' and, in the
+// range's transaction, copies to the dashboard the order rows it lacks or
+// has at a lower version (copyDashRows), the figures changed by the
+// difference; an order the dashboard has and the database of record no
+// longer has is synced from the record, one at a time. An empty dashboard
+// is left out of the pass and filled at its end with one INSERT … SELECT
+// from the order rows, its figures added up with one INSERT … SELECT …
+// GROUP BY each (SyncDashboardWithViews).
+func ReconcileWithDashboard(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, d DashboardTables, progress func(done, total int64)) error {
+	empty, err := DashboardEmpty(ctx, read, d)
+	if err != nil {
+		return err
+	}
+	if empty {
+		if err := reconcile(ctx, write, read, t, nil, progress); err != nil {
+			return err
+		}
+		return SyncDashboardWithViews(ctx, write, read, d, t)
+	}
+	if err := reconcile(ctx, write, read, t, &d, progress); err != nil {
+		return err
+	}
+	return reconcileDashUnseen(ctx, write, read, d)
+}
+
+// reconcile is Reconcile, with the dashboard's tables d too unless d is
+// nil.
+func reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, d *DashboardTables, progress func(done, total int64)) error {
 	n, err := write.NewSelect().Model((*command.Order)(nil)).Count(ctx)
 	if err != nil {
 		return fmt.Errorf("count orders: %w", err)
@@ -57,6 +100,8 @@ func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progr
 		}
 	}
 	report()
+	// The whole-table sync of the live tables runs beside the projector.
+	besideProjector := t == Live
 	// The next range is read while the last one is written: the ranges
 	// are apart, so what one writes changes nothing the other reads.
 	ctx, cancel := context.WithCancel(ctx)
@@ -67,9 +112,7 @@ func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progr
 		defer close(ranges)
 		var after *order.ID
 		for {
-			var r behindRange
-			var err error
-			r.ids, r.stored, r.rows, err = readBehind(ctx, write, read, t, after)
+			r, err := readBehind(ctx, write, read, t, d, after, besideProjector)
 			if err != nil {
 				readErr <- err
 				return
@@ -88,7 +131,7 @@ func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progr
 		}
 	}()
 	for r := range ranges {
-		if err := reconcileBatchRange(ctx, write, read, t, r.ids, r.stored, r.rows); err != nil {
+		if err := r.reconcile(ctx, write, read, t, d, besideProjector); err != nil {
 			cancel()
 			for range ranges { // let the reader end
 			}
@@ -104,63 +147,139 @@ func Reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, progr
 	return reconcileUnseen(ctx, write, read, t)
 }
 
-// behindRange is a range of orders as readBehind found it.
+// reconcile brings the read side's orders of the range, and the
+// dashboard's if d is not nil, into line with the database of record.
+func (r behindRange) reconcile(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, d *DashboardTables, besideProjector bool) error {
+	inWrite := make(map[order.ID]bool, len(r.ids))
+	for _, w := range r.ids {
+		inWrite[w.ID] = true
+	}
+	var then func(context.Context, bun.Tx) error
+	var gone []storedVersion
+	if d != nil {
+		// The dashboard's orders behind the record's are copied from the
+		// order rows just written, in the same transaction; those the
+		// record no longer has are synced from it after.
+		have := make(map[order.ID]storedVersion, len(r.dash))
+		for _, s := range r.dash {
+			have[s.ID] = s
+			if !s.Deleted && !inWrite[s.ID] {
+				gone = append(gone, s)
+			}
+		}
+		var behind []order.ID
+		for _, w := range r.ids {
+			if s, ok := have[w.ID]; !ok || (!s.Deleted && s.Version < w.Version) {
+				behind = append(behind, w.ID)
+			}
+		}
+		if len(behind) > 0 {
+			then = func(ctx context.Context, tx bun.Tx) error {
+				for part := range slices.Chunk(behind, dashBatch) {
+					if err := copyDashRows(ctx, tx, *d, t, part); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
+	}
+	if err := reconcileRows(ctx, write, read, t, r.rows, r.logged, inWrite, r.stored, besideProjector, then); err != nil {
+		return err
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	ids := make([]order.ID, len(gone))
+	for i, g := range gone {
+		ids[i] = g.ID
+	}
+	logged, err := loggedVersions(ctx, write, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := syncDashboardOrder(ctx, write, read, *d, id, logged[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// behindRange is a range of orders as readBehind found it: ids, the
+// database of record's orders in it; stored, the read side's; rows, the
+// read rows of the record's orders that the read side may lack; logged,
+// beside the projector, the newest version the change log has of each of
+// them.
 type behindRange struct {
 	ids    []writeVersion
 	stored []storedVersion
-	rows   []*command.Order
+	rows   []*view
+	logged map[order.ID]int
+	// dash is the dashboard's orders of the range, when it is synced too.
+	dash []storedVersion
 }
 
 // writeVersion is an order's version in the database of record.
 type writeVersion struct {
-	ID      order.ID `bun:"id"`
-	Version int      `bun:"version"`
+	ID      order.ID
+	Version int
 }
 
 // readBehind reads the IDs and versions of the database of record's next
 // batch of orders after after (from the start if nil), in ID order, and in
 // full — with their lines — only the orders the tables t have at a lower
 // version or not at all: a read side that is up to date costs a scan of
-// versions on each side, not a read of every order and line. It reads both
-// from the database of record in one snapshot.
-func readBehind(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, after *order.ID) ([]writeVersion, []storedVersion, []*command.Order, error) {
+// versions on each side, not a read of every order and line. It reads all
+// it reads from the database of record in one snapshot.
+func readBehind(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, d *DashboardTables, after *order.ID, besideProjector bool) (behindRange, error) {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if sqlstore.DialectName(write) == sqlstore.Postgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
-	var ids []writeVersion
-	var stored []storedVersion
-	var rows []*command.Order
+	var r behindRange
 	err := write.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewSelect().Model((*command.Order)(nil)).Column("o.id", "o.version").OrderExpr("o.id").Limit(int64(reconcileBatch))
-		if after != nil {
-			q = q.Where("o.id > ?", *after)
-		}
-		if err := q.Scan(ctx, &ids); err != nil {
+		where, args := recordRange("o.id", after, nil, nil)
+		rows, err := tx.QueryContext(ctx, "SELECT o.id, o.version FROM orders AS o"+where+" ORDER BY o.id LIMIT ?",
+			append(args, reconcileBatch)...)
+		if err != nil {
 			return fmt.Errorf("read order versions: %w", err)
 		}
-		if len(ids) == 0 {
+		r.ids = make([]writeVersion, 0, reconcileBatch)
+		for rows.Next() {
+			var w writeVersion
+			if err := rows.Scan(&w.ID, &w.Version); err != nil {
+				rows.Close()
+				return fmt.Errorf("read order versions: %w", err)
+			}
+			r.ids = append(r.ids, w)
+		}
+		if err := closeRows(rows); err != nil {
+			return fmt.Errorf("read order versions: %w", err)
+		}
+		if len(r.ids) == 0 {
 			return nil
 		}
 		// The read side's orders of the same range: up to the last ID
 		// read, or with no upper bound after a short (last) batch.
-		upTo := ids[len(ids)-1].ID
-		sq := read.NewSelect().TableExpr("? AS v", bun.Ident(t.Orders)).ColumnExpr("v.id, v.version, v.deleted")
-		if len(ids) == reconcileBatch {
-			sq = sq.Where("v.id <= ?", upTo)
+		upTo := &r.ids[len(r.ids)-1].ID
+		if len(r.ids) < reconcileBatch {
+			upTo = nil
 		}
-		if after != nil {
-			sq = sq.Where("v.id > ?", *after)
+		if r.stored, err = readStored(ctx, read, t.Orders, after, upTo); err != nil {
+			return err
 		}
-		if err := sq.Scan(ctx, &stored); err != nil {
-			return fmt.Errorf("read versions: %w", err)
+		if d != nil {
+			if r.dash, err = readStored(ctx, read, d.Orders, after, upTo); err != nil {
+				return err
+			}
 		}
-		have := make(map[order.ID]int, len(stored))
-		for _, s := range stored {
+		have := make(map[order.ID]int, len(r.stored))
+		for _, s := range r.stored {
 			have[s.ID] = s.Version
 		}
 		var behind []order.ID
-		for _, w := range ids {
+		for _, w := range r.ids {
 			if v, ok := have[w.ID]; !ok || v < w.Version {
 				behind = append(behind, w.ID)
 			}
@@ -168,111 +287,99 @@ func readBehind(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, afte
 		switch {
 		case len(behind) == 0:
 			return nil
-		case 2*len(behind) >= len(ids):
+		case 2*len(behind) >= len(r.ids):
 			// Most of the range: read it whole, as a range.
-			var err error
-			rows, err = readOrders(ctx, tx, after, &upTo)
+			r.rows, err = recordViews(ctx, tx, after, &r.ids[len(r.ids)-1].ID, nil)
+		default:
+			r.rows, err = recordViewsByID(ctx, tx, behind)
+		}
+		if err != nil || !besideProjector {
 			return err
 		}
-		var err error
-		rows, err = readOrdersByID(ctx, tx, behind)
+		r.logged, err = loggedVersionsIn(ctx, tx, after, &r.ids[len(r.ids)-1].ID)
 		return err
 	})
-	if err == nil && len(ids) == 0 {
+	if err == nil && len(r.ids) == 0 {
 		// Nothing left in the database of record: the read side's orders
 		// past after are all candidates for deletion.
-		sq := read.NewSelect().TableExpr("? AS v", bun.Ident(t.Orders)).ColumnExpr("v.id, v.version, v.deleted")
-		if after != nil {
-			sq = sq.Where("v.id > ?", *after)
-		}
-		if err := sq.Scan(ctx, &stored); err != nil {
-			return nil, nil, nil, fmt.Errorf("read versions: %w", err)
+		r.stored, err = readStored(ctx, read, t.Orders, after, nil)
+		if err == nil && d != nil {
+			r.dash, err = readStored(ctx, read, d.Orders, after, nil)
 		}
 	}
-	return ids, stored, rows, err
+	return r, err
 }
 
-// readOrders reads the database of record's orders in (after, upTo], with
-// their lines.
-func readOrders(ctx context.Context, tx bun.Tx, after, upTo *order.ID) ([]*command.Order, error) {
-	var rows []*command.Order
-	q := tx.NewSelect().Model(&rows).OrderExpr("o.id").Where("o.id <= ?", *upTo)
-	if after != nil {
-		q = q.Where("o.id > ?", *after)
+// readStored reads the versions of the orders of table in (after, upTo]
+// (either bound left out when nil), or of the orders ids: the order rows'
+// or the dashboard's.
+func readStored(ctx context.Context, read *bun.DB, table string, after, upTo *order.ID, ids ...order.ID) ([]storedVersion, error) {
+	where, args := recordRange("v.id", after, upTo, ids)
+	rows, err := read.QueryContext(ctx, "SELECT v.id, v.version, v.deleted FROM "+quote(table)+" AS v"+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read versions: %w", err)
 	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, fmt.Errorf("read orders: %w", err)
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	// The lines of the same range of IDs rather than of a list of 500:
-	// PostgreSQL plans a range on the lines' key as an index scan even
-	// before the tables were analyzed, and a long IN list as a full scan.
-	var lines []*command.Line
-	lq := tx.NewSelect().Model(&lines).Where("l.order_id <= ?", rows[len(rows)-1].ID).OrderExpr("l.order_id, l.position")
-	if after != nil {
-		lq = lq.Where("l.order_id > ?", *after)
-	}
-	if err := lq.Scan(ctx); err != nil {
-		return nil, fmt.Errorf("read lines: %w", err)
-	}
-	return withLines(rows, lines), nil
-}
-
-// readOrdersByID reads the database of record's orders ids, with their
-// lines, a few at a time: each statement's IN list stays short enough for
-// PostgreSQL to plan it on the lines' key.
-func readOrdersByID(ctx context.Context, tx bun.Tx, ids []order.ID) ([]*command.Order, error) {
-	var out []*command.Order
-	for part := range slices.Chunk(ids, 50) {
-		var rows []*command.Order
-		if err := tx.NewSelect().Model(&rows).Where("o.id IN (?)", bun.In(part)).OrderExpr("o.id").Scan(ctx); err != nil {
-			return nil, fmt.Errorf("read orders: %w", err)
+	var out []storedVersion
+	for rows.Next() {
+		var s storedVersion
+		if err := rows.Scan(&s.ID, &s.Version, &s.Deleted); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read versions: %w", err)
 		}
-		var lines []*command.Line
-		if err := tx.NewSelect().Model(&lines).Where("l.order_id IN (?)", bun.In(part)).OrderExpr("l.order_id, l.position").
-			Scan(ctx); err != nil {
-			return nil, fmt.Errorf("read lines: %w", err)
-		}
-		out = append(out, withLines(rows, lines)...)
+		out = append(out, s)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, fmt.Errorf("read versions: %w", err)
 	}
 	return out, nil
 }
 
-// withLines puts lines, in order, on their orders.
-func withLines(rows []*command.Order, lines []*command.Line) []*command.Order {
-	byID := make(map[order.ID]*command.Order, len(rows))
-	for _, r := range rows {
-		byID[r.ID] = r
+// loggedVersionsIn is the newest version the change log holds of each
+// order in (after, upTo] that it has events of: a range of its key, which
+// both databases read as an index range.
+func loggedVersionsIn(ctx context.Context, write bun.IDB, after, upTo *order.ID) (map[order.ID]int, error) {
+	where, args := recordRange("c.order_id", after, upTo, nil)
+	rows, err := write.QueryContext(ctx, "SELECT c.order_id, MAX(c.order_version) FROM change_log AS c"+where+" GROUP BY c.order_id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the change log's versions: %w", err)
 	}
-	for _, l := range lines {
-		if r := byID[l.OrderID]; r != nil {
-			r.Lines = append(r.Lines, l)
+	out := map[order.ID]int{}
+	for rows.Next() {
+		var id order.ID
+		var v int
+		if err := rows.Scan(&id, &v); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read the change log's versions: %w", err)
 		}
+		out[id] = v
 	}
-	return rows
+	if err := closeRows(rows); err != nil {
+		return nil, fmt.Errorf("read the change log's versions: %w", err)
+	}
+	return out, nil
 }
 
 // ReconcileOrder brings one order of the tables t up to date with the
 // database of record, as Reconcile does for all: for the projector, when an
 // order's missing versions will never come as events.
 func ReconcileOrder(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, id order.ID) error {
-	var rows []*command.Order
-	o, fp, err := command.Load(ctx, write, id, false)
+	var rows []*view
+	o, _, err := command.Load(ctx, write, id, false)
 	switch {
 	case err == nil:
-		rows = append(rows, command.Row(o, fp))
+		row, err := viewOf(o, false)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
 	case order.ErrorCode(err) != order.ENOTFOUND:
 		return err
 	}
-	var stored []storedVersion
-	err = read.NewSelect().TableExpr("? AS v", bun.Ident(t.Orders)).ColumnExpr("v.id, v.version, v.deleted").
-		Where("v.id = ?", id).Scan(ctx, &stored)
+	stored, err := readStored(ctx, read, t.Orders, nil, nil, id)
 	if err != nil {
 		return fmt.Errorf("read version of order %s: %w", id, err)
 	}
-	return reconcileRows(ctx, write, read, t, rows, map[order.ID]bool{id: len(rows) > 0}, stored, false)
+	return reconcileRows(ctx, write, read, t, rows, nil, map[order.ID]bool{id: len(rows) > 0}, stored, false, nil)
 }
 
 // ReconcileGone marks order id deleted at version in the tables t, unless
@@ -380,32 +487,23 @@ type storedVersion struct {
 	Deleted bool     `bun:"deleted"`
 }
 
-// reconcileBatchRange reconciles the read side's orders of a range of IDs,
-// stored, with ids, the database of record's orders in that range, and
-// rows, those of them the read side may lack.
-func reconcileBatchRange(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, ids []writeVersion, stored []storedVersion, rows []*command.Order) error {
-	inWrite := make(map[order.ID]bool, len(ids))
-	for _, w := range ids {
-		inWrite[w.ID] = true
-	}
-	// The whole-table sync of the live tables runs beside the projector.
-	return reconcileRows(ctx, write, read, t, rows, inWrite, stored, t == Live)
-}
-
 // reconcileRows brings the read side's stored orders and the database of
 // record's rows, taken from the same range of IDs, into line: inWrite
 // holds every order of the range that the database of record has, rows
-// those of them that may be ahead of the read side.
+// the read rows of those of them that may be ahead of the read side.
 //
 // With besideProjector, an order whose change is in the change log is left
 // to the projector rather than synced: the sync would otherwise take the
-// event's place in the order's history.
-func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*command.Order, inWrite map[order.ID]bool, stored []storedVersion, besideProjector bool) error {
+// event's place in the order's history. logged, if not nil, is the newest
+// version the change log has of each order of rows (read in the same
+// snapshot as rows); if nil, it is read here. then, if not nil, runs last
+// in the same transaction.
+func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, rows []*view, logged map[order.ID]int, inWrite map[order.ID]bool, stored []storedVersion, besideProjector bool, then func(context.Context, bun.Tx) error) error {
 	readVersion := make(map[order.ID]int, len(stored))
 	for _, s := range stored {
 		readVersion[s.ID] = s.Version
 	}
-	var behind []*command.Order
+	var behind []*view
 	for _, r := range rows {
 		if v, ok := readVersion[r.ID]; ok && v >= r.Version {
 			continue
@@ -415,8 +513,7 @@ func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, r
 	// Beside the projector, an order whose newest version has its event in
 	// the change log gets it from the projector. Only what was written
 	// without events — by stages 0–2 — is synced here.
-	var logged map[order.ID]int
-	if besideProjector {
+	if besideProjector && logged == nil {
 		ids := make([]order.ID, len(behind))
 		for i, r := range behind {
 			ids[i] = r.ID
@@ -426,16 +523,14 @@ func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, r
 			return err
 		}
 	}
-	var upserts []*view
-	for _, r := range behind {
-		if logged[r.ID] >= r.Version {
-			continue
+	upserts := behind
+	if besideProjector {
+		upserts = make([]*view, 0, len(behind))
+		for _, r := range behind {
+			if logged[r.ID] < r.Version {
+				upserts = append(upserts, r)
+			}
 		}
-		row, err := viewOf(r.Domain(), false)
-		if err != nil {
-			return err
-		}
-		upserts = append(upserts, row)
 	}
 	gone := map[order.ID]int{}
 	var goneIDs []order.ID
@@ -472,7 +567,7 @@ func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, r
 			}
 		}
 	}
-	if len(upserts) == 0 && len(gone) == 0 {
+	if len(upserts) == 0 && len(gone) == 0 && then == nil {
 		return nil
 	}
 	return read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -505,41 +600,53 @@ func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, r
 				}
 			}
 		}
+		if then != nil {
+			return then(ctx, tx)
+		}
 		return nil
 	})
 }
 
 // upsertViews writes rows over the stored ones that have a lower version
-// (or none), with a history row for each one written.
+// (or none), with a history row for each one written, with multi-row
+// statements (bulkInsert).
 func upsertViews(ctx context.Context, tx bun.Tx, t Tables, rows []*view) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	var written []struct {
-		ID order.ID `bun:"id"`
+	dialect := sqlstore.DialectName(tx)
+	set := make([]string, 0, len(viewColumns)-1)
+	for _, c := range viewColumns[1:] {
+		set = append(set, c+" = EXCLUDED."+c)
 	}
-	err := tx.NewInsert().Model(&rows).ModelTableExpr("?", bun.Ident(t.Orders)).
-		On("CONFLICT (id) DO UPDATE").
-		Where("?.version < EXCLUDED.version", bun.Ident(t.Orders)).
-		Returning("id").
-		Scan(ctx, &written)
-	if err != nil {
-		return fmt.Errorf("write orders: %w", err)
-	}
-	if len(written) == 0 {
+	views := bulkInsert{table: t.Orders, columns: viewColumns,
+		suffix: "ON CONFLICT (id) DO UPDATE SET " + strings.Join(set, ", ") +
+			" WHERE " + quote(t.Orders) + ".version < EXCLUDED.version RETURNING id"}
+	written := make(map[order.ID]bool, len(rows))
+	err := views.run(ctx, tx, len(rows), func(args []any, i int) []any {
+		return viewValues(dialect, args, rows[i])
+	}, func(res *sql.Rows) error {
+		var id order.ID
+		if err := res.Scan(&id); err != nil {
+			return err
+		}
+		written[id] = true
 		return nil
-	}
-	byID := make(map[order.ID]*view, len(rows))
-	for _, r := range rows {
-		byID[r.ID] = r
+	})
+	if err != nil || len(written) == 0 {
+		return err
 	}
 	hist := make([]*history, 0, len(written))
-	for _, w := range written {
-		r := byID[w.ID]
-		hist = append(hist, &history{OrderID: r.ID, Version: r.Version, Type: SyncedType, OccurredAt: r.UpdatedAt,
-			Text: fmt.Sprintf("Synced from the database of record at v%d", r.Version)})
+	for _, r := range rows {
+		if written[r.ID] {
+			hist = append(hist, &history{OrderID: r.ID, Version: r.Version, Type: SyncedType, OccurredAt: r.UpdatedAt,
+				Text: "Synced from the database of record at v" + strconv.Itoa(r.Version)})
+		}
 	}
-	return insertHistory(ctx, tx, t, hist...)
+	histories := bulkInsert{table: t.History, columns: historyColumns, suffix: "ON CONFLICT (order_id, version) DO NOTHING"}
+	return histories.run(ctx, tx, len(hist), func(args []any, i int) []any {
+		return historyValues(dialect, args, hist[i])
+	}, nil)
 }
 
 // loggedVersions is the newest version of each order the change log holds

@@ -39,7 +39,7 @@ func TestAnOrderGoneFromTheRecordIsDeletedThoughTheProjectorMovedIt(t *testing.T
 
 			// The sync read version 1; the projector has stored version 2 since.
 			stale := []storedVersion{{ID: id, Version: 1}}
-			if err := reconcileRows(ctx, write, read, Live, nil, map[order.ID]bool{}, stale, true); err != nil {
+			if err := reconcileRows(ctx, write, read, Live, nil, nil, map[order.ID]bool{}, stale, true, nil); err != nil {
 				t.Fatal(err)
 			}
 			var got struct {

@@ -123,32 +123,6 @@ func swapDashboard(ctx context.Context, write, read *bun.DB) error {
 	return nil
 }
 
-// EnterDashboard brings the dashboard up to date before stage 3 becomes
-// active, as Enter does for the order rows: a rebuild when it is empty
-// while the database of record has orders (a new or dropped dashboard), a
-// sync with the database of record otherwise. lock is the dashboard
-// consumer's.
-func EnterDashboard(ctx context.Context, write, read *bun.DB, lock sync.Locker) error {
-	empty, err := projection.DashboardEmpty(ctx, read)
-	if err != nil {
-		return err
-	}
-	if empty {
-		events, err := changelog.Count(ctx, write)
-		if err != nil {
-			return err
-		}
-		if events > 0 {
-			_, err := RebuildDashboard(ctx, write, read, lock, nil)
-			return err
-		}
-	}
-	if err := projection.ReconcileDashboard(ctx, write, read, projection.DashboardLive); err != nil {
-		return fmt.Errorf("sync the dashboard: %w", err)
-	}
-	return nil
-}
-
 // DashboardSyncer fills a gap in the dashboard's events, for its consumer:
 // the versions between the dashboard's and an event's are taken from the
 // change log when it has them all (their messages are merely late: the

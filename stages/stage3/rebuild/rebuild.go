@@ -371,12 +371,13 @@ type RWLocker interface {
 }
 
 // Enter brings the read database up to date before stage 3 becomes active:
-// a rebuild when it is behind (Behind), a sync with the database of record
-// otherwise, holding the projector's lock mu for reading so that no rebuild
-// swaps the tables meanwhile. It waits for a rebuild that is already
-// running (say from the UI's button) rather than failing, then decides
-// again. progress is called with how far it is, in thousandths while
-// rebuilding.
+// a rebuild when it is behind (Behind), otherwise a sync of the order rows
+// and the dashboard with the database of record, in one pass
+// (projection.ReconcileWithDashboard), holding the projector's lock mu for
+// reading so that no rebuild swaps the tables meanwhile. It waits for a
+// rebuild that is already running (say from the UI's button) rather than
+// failing, then decides again. progress is called with how far it is, in
+// thousandths while rebuilding.
 func Enter(ctx context.Context, write, read *bun.DB, mu RWLocker, log *slog.Logger, progress func(done, total int64)) error {
 	select {
 	case rebuilding <- struct{}{}:
@@ -398,7 +399,7 @@ func Enter(ctx context.Context, write, read *bun.DB, mu RWLocker, log *slog.Logg
 	}
 	mu.RLock()
 	defer mu.RUnlock()
-	if err := projection.Reconcile(ctx, write, read, projection.Live, progress); err != nil {
+	if err := projection.ReconcileWithDashboard(ctx, write, read, projection.Live, projection.DashboardLive, progress); err != nil {
 		return fmt.Errorf("sync the read database: %w", err)
 	}
 	return nil
