@@ -515,7 +515,7 @@ func reconcileDashRange(ctx context.Context, write bun.IDB, read *bun.DB, t Dash
 			}
 			return addFigures(ctx, tx, t, delta)
 		})
-		if !errors.Is(err, errRaced) {
+		if !errors.Is(err, errRaced) && !sqlstore.Conflicted(err) {
 			return err
 		}
 		// The consumer changed an order of the batch meanwhile, as it may
@@ -594,7 +594,7 @@ func syncDashboardOrder(ctx context.Context, write bun.IDB, read *bun.DB, t Dash
 			}
 			return setDashOrder(ctx, tx, t, cur, next)
 		})
-		if errors.Is(err, errRaced) && attempt < 10 {
+		if (errors.Is(err, errRaced) || sqlstore.Conflicted(err)) && attempt < 10 {
 			continue
 		}
 		return err

@@ -471,7 +471,7 @@ func reconcileUnseen(ctx context.Context, write bun.IDB, read *bun.DB, t Tables)
 		if len(rows) == 0 {
 			continue
 		}
-		if err := read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := sqlstore.RunInTxAgain(ctx, read, syncTries, func(ctx context.Context, tx bun.Tx) error {
 			return upsertViews(ctx, tx, t, rows)
 		}); err != nil {
 			return err
@@ -486,6 +486,10 @@ type storedVersion struct {
 	Version int      `bun:"version"`
 	Deleted bool     `bun:"deleted"`
 }
+
+// syncTries is how many times a sync's transaction is tried when
+// PostgreSQL keeps ending it for a conflict with the projector's.
+const syncTries = 20
 
 // reconcileRows brings the read side's stored orders and the database of
 // record's rows, taken from the same range of IDs, into line: inWrite
@@ -570,7 +574,9 @@ func reconcileRows(ctx context.Context, write bun.IDB, read *bun.DB, t Tables, r
 	if len(upserts) == 0 && len(gone) == 0 && then == nil {
 		return nil
 	}
-	return read.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	// Beside a projector that writes many orders in one transaction,
+	// PostgreSQL may end this one for a deadlock: then it runs again.
+	return sqlstore.RunInTxAgain(ctx, read, syncTries, func(ctx context.Context, tx bun.Tx) error {
 		if err := upsertViews(ctx, tx, t, upserts); err != nil {
 			return err
 		}
