@@ -85,6 +85,9 @@ type batch struct {
 	settle []messaging.Settle
 	after  []func()
 	timer  *time.Timer
+	// asked and answer keep, for the open transaction, what ask's
+	// question returned in it.
+	asked, answer bool
 }
 
 // newBatch returns an empty batch on the read database db.
@@ -106,6 +109,44 @@ func (b *batch) beforeCommit(last func(ctx context.Context, tx bun.Tx) error, di
 	b.discard = append(b.discard, discard)
 }
 
+// ask answers a yes-or-no question about the read database in the open
+// transaction (beginning one if none is open), asking it only once per
+// transaction: the answer is kept until the transaction commits or rolls
+// back. It is how the error log asks, once per batch rather than once per
+// event, whether it holds any parked event at all (errorlog.Projector's
+// Clear). A batch keeps one answer, so it serves one question.
+func (b *batch) ask(ctx context.Context, q func(ctx context.Context, db bun.IDB) (bool, error)) (bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.beginLocked(ctx); err != nil {
+		return false, err
+	}
+	if !b.asked {
+		answer, err := q(ctx, b.tx)
+		if err != nil {
+			return false, err
+		}
+		b.asked, b.answer = true, answer
+	}
+	return b.answer, nil
+}
+
+// beginLocked begins a transaction if none is open.
+func (b *batch) beginLocked(ctx context.Context) error {
+	if b.open {
+		return nil
+	}
+	// The transaction outlives the message: its context ends once the
+	// message is answered.
+	tx, err := b.db.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		return fmt.Errorf("begin a batch: %w", err)
+	}
+	b.tx, b.open, b.began, b.latest = tx, true, time.Now(), time.Now()
+	b.armLocked()
+	return nil
+}
+
 // errBatchFailed marks an event whose transaction could not commit: the
 // other events of the batch were nacked, to come again.
 var errBatchFailed = errors.New("the batch of events could not commit")
@@ -123,14 +164,8 @@ func (b *batch) apply(msg *message.Message, step func(ctx context.Context, tx bu
 	ctx := msg.Context()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.open {
-		// The transaction outlives the message: its context ends once the
-		// message is answered.
-		tx, err := b.db.BeginTx(context.WithoutCancel(ctx), nil)
-		if err != nil {
-			return fmt.Errorf("begin a batch: %w", err)
-		}
-		b.tx, b.open, b.began = tx, true, time.Now()
+	if err := b.beginLocked(ctx); err != nil {
+		return err
 	}
 	after, clean, err := step(ctx, b.tx)
 	if err != nil {
@@ -253,5 +288,6 @@ func (b *batch) reset() {
 		b.timer.Stop()
 	}
 	b.tx, b.open, b.events = bun.Tx{}, false, 0
+	b.asked, b.answer = false, false
 	b.settle, b.after = nil, nil
 }

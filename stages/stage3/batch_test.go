@@ -11,6 +11,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/uptrace/bun"
@@ -20,6 +21,8 @@ import (
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/internal/sqlstore/sqltest"
 	"github.com/staircase/staircase/migrations"
+	"github.com/staircase/staircase/stages/stage3/changelog"
+	"github.com/staircase/staircase/stages/stage3/errorlog"
 	"github.com/staircase/staircase/stages/stage3/projection"
 )
 
@@ -109,6 +112,89 @@ type runningProjector struct {
 }
 
 // start runs a projector whose batch is changed by set (if not nil).
+// The error log is asked whether it holds any parked event once per
+// batch, in the batch's transaction, rather than once per event; and an
+// event of an order with a parked event is still held behind it.
+func TestTheErrorLogIsAskedOncePerBatch(t *testing.T) {
+	for _, be := range sqltest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			ctx := context.Background()
+			read := sqltest.Open(t, be, migrations.Read)
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			b := newBatch(read, log)
+			b.idle, b.maxAge = time.Hour, time.Hour
+			asked := 0
+			noneHeld := func(ctx context.Context, db bun.IDB) (bool, error) {
+				asked++
+				return projection.NoneHeld(ctx, db)
+			}
+			for range 3 {
+				clear, err := b.ask(ctx, noneHeld)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !clear {
+					t.Fatal("an empty error log is said to hold events")
+				}
+			}
+			if asked != 1 {
+				t.Fatalf("asked %d times in one batch, want once", asked)
+			}
+			if err := b.flush(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.ask(ctx, noneHeld); err != nil {
+				t.Fatal(err)
+			}
+			if asked != 2 {
+				t.Fatalf("asked %d times in two batches, want twice", asked)
+			}
+			if err := b.flush(); err != nil {
+				t.Fatal(err)
+			}
+
+			// An order's first event is parked: its second is held behind
+			// it, not applied.
+			_, placed, err := order.Place(order.PlaceOrder{ID: order.NewID(), Customer: "Ada", Address: "1 Loop Rd",
+				Lines: []order.Line{{SKU: "A-1", Name: "Widget", Quantity: 1, UnitPriceCents: 100}}}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			envelope, err := changelog.Marshal(placed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := projection.Park(ctx, read, placed, envelope, errors.New("refused"), 3); err != nil {
+				t.Fatal(err)
+			}
+			shipped := placed
+			shipped.ID, shipped.OrderVersion, shipped.Type, shipped.Payload = uuid.New(), 2, "OrderShipped", order.OrderShipped{}
+			payload, err := changelog.Marshal(shipped)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applied := 0
+			holding := errorlog.Projector{Read: read, Log: log, Commit: b.flush, Clear: b.ask}.Holding(func(*message.Message) error {
+				applied++
+				return nil
+			})
+			if err := holding(message.NewMessage(watermill.NewUUID(), payload)); err != nil {
+				t.Fatal(err)
+			}
+			if applied != 0 {
+				t.Fatal("an event behind a parked one of its order was applied")
+			}
+			entries, err := projection.ErrorLog(ctx, read)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 2 {
+				t.Fatalf("the error log has %d entries, want the parked event and the one held behind it", len(entries))
+			}
+		})
+	}
+}
+
 func (bt *batchTest) start(set func(*batch)) *runningProjector {
 	t := bt.t
 	t.Helper()

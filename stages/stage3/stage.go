@@ -204,7 +204,7 @@ func New(cfg Config) (*Stage, error) {
 		Parked: m.parked.Inc, Held: m.held.Inc,
 		Duplicate: func(e order.Event) { m.outcome(projection.OutcomeDuplicate, e) },
 		Replayed:  m.applied.Add,
-	}, Commit: s.projector.batch.flush}
+	}, Commit: s.projector.batch.flush, Clear: s.projector.batch.ask}
 	registerBacklog(cfg.Metrics, cfg.NATS, s.consumers())
 	if s.router, err = s.projector.router(s.workshopEvents(s.sub), s.topics.events, s.workshopHolding(holding), logger); err != nil {
 		return nil, err

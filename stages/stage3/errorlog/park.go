@@ -40,6 +40,11 @@ type Projector struct {
 	// projector, so that it sees every event applied so far and waits on no
 	// open transaction.
 	Commit func() error
+	// Clear, if set, asks a question about the read database in the
+	// projector's open batch, once per batch (see Holding): it runs q in
+	// the batch's transaction, beginning one if none is open, and keeps
+	// its answer until that transaction ends.
+	Clear func(ctx context.Context, q func(ctx context.Context, db bun.IDB) (bool, error)) (bool, error)
 }
 
 // Hooks are called with what the error log did with an event; nil ones are
@@ -102,7 +107,7 @@ func (p Projector) Holding(next message.NoPublishHandlerFunc) message.NoPublishH
 			return fmt.Errorf("%w: %v", errUnreadable, err)
 		}
 		ctx := msg.Context()
-		held, err := projection.Held(ctx, p.Read, e.OrderID)
+		held, err := p.held(ctx, e)
 		if err != nil || !held {
 			if err != nil {
 				return err
@@ -136,6 +141,39 @@ func (p Projector) Holding(next message.NoPublishHandlerFunc) message.NoPublishH
 		call0(p.Hooks.Held)
 		return nil
 	}
+}
+
+// held reports whether e's order has events parked or held in the error
+// log. Asking the error log about every event's order would cost a query
+// per event, about as much as applying it; but the error log is nearly
+// always empty, so Holding first asks, once per batch of the projector,
+// whether it holds any event at all (Clear), and asks about the order only
+// if it does.
+//
+// An answer kept for a whole batch may be stale: another process (or the
+// relay) may park an event while the batch is open. That cannot put an
+// order's events out of order, because holding is not what keeps them in
+// order — the version check is. An event parked is one the read side lacks
+// (it failed to apply), so every later event of its order finds a gap,
+// which commits the batch and is retried: the retry asks afresh, in a new
+// batch, and holds the event. What a stale answer can miss is the heal: the
+// very event the parked ones wait on is then applied like any other, and
+// its held events are not replayed at once. The per-order check had the
+// same window, between its query and the batch's commit (the parked event
+// of another process may see a gap only because this batch has not
+// committed yet); the batch's answer is no older than the batch, at most
+// batchMaxAge. On SQLite the answer is exact: the batch's transaction
+// holds the database's only write lock from its start, so no one can park
+// an event while it is open. Whatever this process writes to the error log
+// commits the open batch first (commit), which forgets the answer.
+func (p Projector) held(ctx context.Context, e order.Event) (bool, error) {
+	if p.Clear != nil {
+		clear, err := p.Clear(ctx, projection.NoneHeld)
+		if err != nil || clear {
+			return false, err
+		}
+	}
+	return projection.Held(ctx, p.Read, e.OrderID)
 }
 
 // commit commits the projector's open batch, if it has one.
@@ -182,6 +220,11 @@ func call0(f func()) {
 type poisonQueue struct{ p Projector }
 
 func (q poisonQueue) Publish(_ string, msgs ...*message.Message) error {
+	// The open batch commits first: on SQLite it holds the only write
+	// lock, and the batch's answer to Clear goes with it.
+	if err := q.p.commit(); err != nil {
+		return err
+	}
 	for _, m := range msgs {
 		e, err := park(context.Background(), q.p.Read, m)
 		if err != nil {

@@ -206,6 +206,11 @@ func applyView(ctx context.Context, tx bun.IDB, t Tables, e order.Event) (Outcom
 	if e.OrderVersion < 1 {
 		return 0, nil, fmt.Errorf("%w: event %s of order %s has no version", ErrRefused, e.Type, e.OrderID)
 	}
+	if e.OrderVersion == 1 {
+		if out, h, placed, err := placeView(ctx, tx, t, e); placed || err != nil {
+			return out, h, err
+		}
+	}
 	cur, err := loadView(ctx, tx, t, e.OrderID)
 	if err != nil {
 		return 0, nil, err
@@ -252,6 +257,34 @@ func applyView(ctx context.Context, tx bun.IDB, t Tables, e order.Event) (Outcom
 	}
 	h := &history{OrderID: e.OrderID, Version: e.OrderVersion, Type: e.Type, OccurredAt: e.OccurredAt.UTC(), Text: historyText(e, o)}
 	return OutcomeApplied, h, nil
+}
+
+// placeView applies an order's first event without reading its row first,
+// which saves a statement (on PostgreSQL a round trip) for every order
+// placed: the row is inserted unless it exists, and an order that has a row
+// has a version of at least 1, so the event is then a duplicate. An event
+// the order's rules refuse as a first one is left to the usual path
+// (placed false), which tells a duplicate from a refusal.
+func placeView(ctx context.Context, tx bun.IDB, t Tables, e order.Event) (out Outcome, h *history, placed bool, err error) {
+	o := &order.Order{}
+	if o.Apply(e) != nil {
+		return 0, nil, false, nil
+	}
+	_, deleted := e.Payload.(order.OrderDeleted)
+	row, err := viewOf(o, deleted)
+	if err != nil {
+		return 0, nil, true, err
+	}
+	res, err := tx.NewInsert().Model(row).ModelTableExpr("?", bun.Ident(t.Orders)).
+		On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return 0, nil, true, fmt.Errorf("write order %s v%d: %w", e.OrderID, e.OrderVersion, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return OutcomeDuplicate, nil, true, nil
+	}
+	h = &history{OrderID: e.OrderID, Version: e.OrderVersion, Type: e.Type, OccurredAt: e.OccurredAt.UTC(), Text: historyText(e, o)}
+	return OutcomeApplied, h, true, nil
 }
 
 // loadView reads an order's row, tombstone included; nil if there is none.

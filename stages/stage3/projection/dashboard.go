@@ -262,6 +262,22 @@ func applyDashboard(ctx context.Context, tx bun.IDB, t DashboardTables, e order.
 	if e.OrderVersion < 1 {
 		return 0, fmt.Errorf("%w: event %s of order %s has no version", ErrRefused, e.Type, e.OrderID)
 	}
+	if e.OrderVersion == 1 {
+		// An order's first event is written without reading its row
+		// first, as placeView does: a row that exists has a version of at
+		// least 1, so the insert that finds one makes it a duplicate. A
+		// first event the rules refuse takes the usual path.
+		if next, err := (*dashOrder)(nil).next(e); err == nil {
+			err := writeDashOrder(ctx, tx, t, nil, next, d)
+			if errors.Is(err, errRaced) {
+				return OutcomeDuplicate, nil
+			}
+			if err != nil {
+				return 0, err
+			}
+			return OutcomeApplied, nil
+		}
+	}
 	cur, err := loadDashOrder(ctx, tx, t, e.OrderID)
 	if err != nil {
 		return 0, err

@@ -108,6 +108,20 @@ func Held(ctx context.Context, db bun.IDB, orderID order.ID) (bool, error) {
 	return ok, nil
 }
 
+// NoneHeld reports whether the error log has no event parked or held at
+// all, for any order: then no event has to be held, and Held need not be
+// asked order by order.
+func NoneHeld(ctx context.Context, db bun.IDB) (bool, error) {
+	ok, err := db.NewSelect().Model((*ErrorEntry)(nil)).
+		Where("el.kind = ?", KindEvent).
+		Where("el.status IN (?)", bun.In([]string{StatusParked, StatusHeld})).
+		Exists(ctx)
+	if err != nil {
+		return false, fmt.Errorf("check error log for held events: %w", err)
+	}
+	return !ok, nil
+}
+
 // CountParked counts the entries parked in the error log (events and
 // commands), without reading them.
 func CountParked(ctx context.Context, db bun.IDB) (int, error) {
