@@ -3,7 +3,6 @@ package stage3
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -98,22 +97,14 @@ func (d *DashboardProjector) handle(msg *message.Message) error {
 		return err
 	}
 	// The batch has committed: fill the gap beside it.
-	ctx := msg.Context()
-	filled, ferr := d.gaps.FillGap(ctx, e)
-	if ferr != nil {
-		d.log.WarnContext(ctx, "dashboard projector: filling a gap failed", "order", e.OrderID, "err", ferr)
-		return fmt.Errorf("%w (filling it failed: %v)", err, ferr)
-	}
-	if !filled {
-		d.metrics.gapRetries.Inc()
-		return err
-	}
-	outcome, err := projection.ApplyDashboard(ctx, d.read, projection.DashboardLive, e)
-	if err != nil {
-		return err
-	}
-	d.done(outcome)
-	return nil
+	return fillGap(msg.Context(), d.gaps, d.log, d.metrics.gapRetries, "dashboard projector", e, err, func(ctx context.Context) error {
+		outcome, err := projection.ApplyDashboard(ctx, d.read, projection.DashboardLive, e)
+		if err != nil {
+			return err
+		}
+		d.done(outcome)
+		return nil
+	})
 }
 
 // done counts what became of an event once it is committed.

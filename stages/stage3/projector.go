@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/uptrace/bun"
 
+	"github.com/staircase/staircase/internal/metrics"
 	"github.com/staircase/staircase/internal/order"
 	"github.com/staircase/staircase/stages/stage3/changelog"
 	"github.com/staircase/staircase/stages/stage3/projection"
@@ -93,26 +94,36 @@ func (p *Projector) handle(msg *message.Message) error {
 	// The batch has committed: the gap is the read database's, and the
 	// order can be synced from the database of record without waiting on
 	// the batch's transaction.
-	ctx := msg.Context()
-	synced := false
-	if p.gaps != nil {
-		var serr error
-		if synced, serr = p.gaps.FillGap(ctx, e); serr != nil {
+	return fillGap(msg.Context(), p.gaps, p.log, p.metrics.gapRetries, "projector", e, err, func(ctx context.Context) error {
+		outcome, err := projection.Apply(ctx, p.read, projection.Live, e)
+		if err != nil {
+			return err
+		}
+		p.done(outcome, e)
+		return nil
+	})
+}
+
+// fillGap goes on with an event that found a gap, once its batch has
+// committed: gaps, if any, syncs the order from the database of record
+// when no event will fill the gap, and the event is applied again (apply).
+// A gap left unfilled is counted in retries and returned, so that the
+// event comes again later: a gap is never skipped.
+func fillGap(ctx context.Context, gaps GapFiller, log *slog.Logger, retries *metrics.Counter, who string, e order.Event, gap error, apply func(context.Context) error) error {
+	filled := false
+	if gaps != nil {
+		var err error
+		if filled, err = gaps.FillGap(ctx, e); err != nil {
 			// Said with the gap, so that a parked event tells why.
-			p.log.WarnContext(ctx, "projector: syncing an order from the database of record failed", "order", e.OrderID, "err", serr)
-			return fmt.Errorf("%w (syncing the order from the database of record failed: %v)", err, serr)
+			log.WarnContext(ctx, who+": syncing an order from the database of record failed", "order", e.OrderID, "err", err)
+			return fmt.Errorf("%w (syncing the order from the database of record failed: %v)", gap, err)
 		}
 	}
-	if !synced {
-		p.metrics.gapRetries.Inc()
-		return err
+	if !filled {
+		retries.Inc()
+		return gap
 	}
-	outcome, err := projection.Apply(ctx, p.read, projection.Live, e)
-	if err != nil {
-		return err
-	}
-	p.done(outcome, e)
-	return nil
+	return apply(ctx)
 }
 
 // done counts what became of e once it is committed, and tells of the

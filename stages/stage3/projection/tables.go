@@ -247,14 +247,21 @@ func dropIndexesPostgres(ctx context.Context, tx bun.Tx, table string) error {
 	return nil
 }
 
+// pgIndexPair is the indexes of the live table and of its shadow, by name.
+func pgIndexPair(ctx context.Context, tx bun.Tx, live, shadow string) (liveIdx, shadowIdx map[string]string, err error) {
+	if liveIdx, err = pgIndexes(ctx, tx, live); err != nil {
+		return nil, nil, err
+	}
+	if shadowIdx, err = pgIndexes(ctx, tx, shadow); err != nil {
+		return nil, nil, err
+	}
+	return liveIdx, shadowIdx, nil
+}
+
 // addIndexesPostgres creates on shadow, under their shadow names, the live
 // table's indexes that it lacks, from their definitions.
 func addIndexesPostgres(ctx context.Context, tx bun.Tx, live, shadow string) error {
-	liveIdx, err := pgIndexes(ctx, tx, live)
-	if err != nil {
-		return err
-	}
-	shadowIdx, err := pgIndexes(ctx, tx, shadow)
+	liveIdx, shadowIdx, err := pgIndexPair(ctx, tx, live, shadow)
 	if err != nil {
 		return err
 	}
@@ -279,11 +286,7 @@ func copyTablePostgres(ctx context.Context, tx bun.Tx, live, shadow string) erro
 	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quote(shadow)+" (LIKE "+quote(live)+" INCLUDING ALL)"); err != nil {
 		return err
 	}
-	liveIdx, err := pgIndexes(ctx, tx, live)
-	if err != nil {
-		return err
-	}
-	shadowIdx, err := pgIndexes(ctx, tx, shadow)
+	liveIdx, shadowIdx, err := pgIndexPair(ctx, tx, live, shadow)
 	if err != nil {
 		return err
 	}
