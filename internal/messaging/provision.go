@@ -156,12 +156,25 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 		}
 		return st, nil
 	case errors.Is(err, jetstream.ErrStreamNotFound):
-		// Identical concurrent creations are accepted by the server.
-		st, err = js.CreateStream(ctx, want)
-		if err != nil {
-			return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		// Identical concurrent creations are accepted by the server. A
+		// server error creating the stream's store (seen on nats-server
+		// 2.9 when another stream's directory goes at the same moment) is
+		// tried again.
+		for attempt := 1; ; attempt++ {
+			st, err = js.CreateStream(ctx, want)
+			if err == nil {
+				return st, nil
+			}
+			var apiErr *jetstream.APIError
+			if !errors.As(err, &apiErr) || apiErr.Code != 500 || attempt == 5 {
+				return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("create stream %s: %w", cfg.Name, errors.Join(err, ctx.Err()))
+			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+			}
 		}
-		return st, nil
 	default:
 		return nil, fmt.Errorf("look up stream %s: %w", cfg.Name, err)
 	}
