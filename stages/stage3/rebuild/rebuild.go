@@ -192,39 +192,18 @@ func rebuild(ctx context.Context, write, read *bun.DB, lock sync.Locker, progres
 		return fmt.Errorf("index the shadow tables: %w", err)
 	}
 	r.phase(PhaseSyncing, 0)
-	// The order rows and the dashboard are synced side by side: separate
-	// tables, each sync's writes short transactions.
-	err = sideBySide(func() error {
-		if err := projection.Reconcile(ctx, write, read, projection.Shadow, r.synced); err != nil {
-			return fmt.Errorf("sync the shadow tables: %w", err)
-		}
-		return nil
-	}, func() error {
-		if err := projection.ReconcileDashboard(ctx, write, read, projection.DashboardShadow); err != nil {
-			return fmt.Errorf("sync the dashboard's shadow tables: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	// The order rows and the dashboard are synced in one pass over the
+	// database of record (projection.ReconcileWithDashboard), as on
+	// entering the stage.
+	if err := projection.ReconcileWithDashboard(ctx, write, read, projection.Shadow, projection.DashboardShadow, r.synced); err != nil {
+		return fmt.Errorf("sync the shadow tables: %w", err)
 	}
 	r.phase(PhaseSwapping, 0)
 	if err := r.swap(ctx, lock); err != nil {
 		return err
 	}
-	err = sideBySide(func() error {
-		if err := projection.Reconcile(ctx, write, read, projection.Live, nil); err != nil {
-			return fmt.Errorf("sync the read tables after the swap: %w", err)
-		}
-		return nil
-	}, func() error {
-		if err := projection.ReconcileDashboard(ctx, write, read, projection.DashboardLive); err != nil {
-			return fmt.Errorf("sync the dashboard after the swap: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	if err := projection.ReconcileWithDashboard(ctx, write, read, projection.Live, projection.DashboardLive, nil); err != nil {
+		return fmt.Errorf("sync the read tables after the swap: %w", err)
 	}
 	r.p.Phase, r.p.Done, r.p.Total = PhaseDone, r.p.Events, r.p.Events
 	r.report(true)
@@ -245,18 +224,6 @@ func (r *rebuilder) swap(ctx context.Context, lock sync.Locker) error {
 		return fmt.Errorf("swap in the rebuilt tables: %w", err)
 	}
 	return swapDashboard(ctx, r.write, r.read)
-}
-
-// sideBySide runs a and b at the same time and returns a's error, else
-// b's.
-func sideBySide(a, b func() error) error {
-	errb := make(chan error, 1)
-	go func() { errb <- b() }()
-	erra := a()
-	if err := <-errb; erra == nil {
-		return err
-	}
-	return erra
 }
 
 // replayed counts an entry of the replay.
