@@ -78,16 +78,7 @@ func TestResetEmptiesTheDataAndTheAppStartsAfresh(t *testing.T) {
 			if !strings.Contains(out.String(), "every order deleted") {
 				t.Errorf("reset said: %s", out.String())
 			}
-			write, err = app.OpenWrite(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer write.Close()
-			read, err := app.OpenRead(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer read.Close()
+			write, read := openSides(t, cfg)
 			for _, table := range []string{"orders", "order_lines", "change_log", "processed_commands"} {
 				if n := count(t, write, table); n != 0 {
 					t.Errorf("write database: %d rows left in %s", n, table)
@@ -124,6 +115,24 @@ func TestResetEmptiesTheDataAndTheAppStartsAfresh(t *testing.T) {
 }
 
 // waitOrders waits until stage 3's read side counts n orders.
+// openSides opens the write and read databases of cfg, closed when the
+// test ends.
+func openSides(t *testing.T, cfg app.Config) (write, read *bun.DB) {
+	t.Helper()
+	ctx := context.Background()
+	write, err := app.OpenWrite(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { write.Close() })
+	read, err = app.OpenRead(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { read.Close() })
+	return write, read
+}
+
 func waitOrders(t *testing.T, a *app.App, n int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)

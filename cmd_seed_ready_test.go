@@ -50,16 +50,7 @@ func TestSeedLeavesStage3Ready(t *testing.T) {
 			if !strings.Contains(out, "read side built") {
 				t.Fatalf("seed into empty databases did not build the read side: %s", out)
 			}
-			write, err := app.OpenWrite(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer write.Close()
-			read, err := app.OpenRead(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer read.Close()
+			write, read := openSides(t, cfg)
 			head := lastEntry(t, write)
 			if pos := relayPosition(t, write); pos != head {
 				t.Fatalf("relay position %+v after the seed, the change log's last entry is %+v", pos, head)
